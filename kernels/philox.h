@@ -1,0 +1,63 @@
+/* Philox4x32-10 (Salmon et al., SC'11), the counter-based generator behind every random number
+ * in Volley: network building, initial values, Poisson inputs and noise. Because a draw is a
+ * pure function of (key, counter), any thread can compute any draw and the result does not
+ * depend on the thread count or the backend. Checked against Random123's known-answer vectors
+ * in tests/test_philox.c. */
+#ifndef VL_KERNELS_PHILOX_H
+#define VL_KERNELS_PHILOX_H
+
+#include "common.h"
+
+typedef struct { uint32_t v[4]; } vl_u32x4;
+
+#define VL_PHILOX_M0 0xD2511F53u
+#define VL_PHILOX_M1 0xCD9E8D57u
+#define VL_PHILOX_W0 0x9E3779B9u
+#define VL_PHILOX_W1 0xBB67AE85u
+
+VL_HD vl_u32x4 vl_philox4x32_10(vl_u32x4 c, uint32_t k0, uint32_t k1) {
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) { k0 += VL_PHILOX_W0; k1 += VL_PHILOX_W1; }
+        uint64_t p0 = (uint64_t)VL_PHILOX_M0 * c.v[0];
+        uint64_t p1 = (uint64_t)VL_PHILOX_M1 * c.v[2];
+        vl_u32x4 n;
+        n.v[0] = (uint32_t)(p1 >> 32) ^ c.v[1] ^ k0;
+        n.v[1] = (uint32_t)p1;
+        n.v[2] = (uint32_t)(p0 >> 32) ^ c.v[3] ^ k1;
+        n.v[3] = (uint32_t)p0;
+        c = n;
+    }
+    return c;
+}
+
+/* Stream tags keep the users of one seed apart: the key is (seed, tag | index). */
+enum {
+    VL_STREAM_CONNECT = 0x10000000u, /* | projection: connectivity */
+    VL_STREAM_WEIGHT  = 0x20000000u, /* | projection: weights and delays */
+    VL_STREAM_INIT    = 0x30000000u, /* | population: initial values */
+    VL_STREAM_POISSON = 0x40000000u, /* | population: Poisson input spikes */
+    VL_STREAM_NOISE   = 0x50000000u  /* | population: noise current */
+};
+
+/* Four draws for (seed, stream) at counter (a, b, c). */
+VL_HD vl_u32x4 vl_rand4(uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c) {
+    vl_u32x4 ctr = {{a, b, c, (uint32_t)(seed >> 32)}};
+    return vl_philox4x32_10(ctr, (uint32_t)seed, stream);
+}
+
+/* Uniform in the open interval (0, 1), 24 bits, as float. */
+VL_HD float vl_u01f(uint32_t x) { return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f); }
+
+/* Uniform in (0, 1) with 53 bits, from two words, as double. */
+VL_HD double vl_u01d(uint32_t hi, uint32_t lo) {
+    uint64_t m = ((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11);
+    return ((double)(m & ((1ull << 53) - 1)) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* Standard normal from two words (Box-Muller, one of the pair). */
+VL_HD float vl_normalf(uint32_t a, uint32_t b) {
+    float u1 = vl_u01f(a), u2 = vl_u01f(b);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+}
+
+#endif

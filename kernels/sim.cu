@@ -1,0 +1,534 @@
+// The CUDA backend: the DESIGN.md schedule on the GPU with the same kernels/ math as the CPU
+// backend. Two launches per step advance every population and every projection at once:
+//   vl_update_kernel     one thread per neuron of every population (a table of population
+//                        descriptors, as GeNN merges groups): inputs emit, neurons integrate,
+//                        spikes are appended with warp-aggregated atomics;
+//   vl_propagate_kernel  one warp per (projection, spike): the CSR row is scattered into the
+//                        target's ring buffer with float atomics.
+// A chunk of steps is captured once into a CUDA Graph and replayed; the chunk's first step lives
+// in device memory, so the same graph serves every chunk and the host never waits inside one.
+// Spikes are recorded on the device (one region per step, so nothing can be dropped) and copied
+// to pinned host memory once per chunk.
+#include <cuda_runtime.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/neuron.h"
+#include "kernels/philox.h"
+
+extern "C" {
+#include "sim/sim.h"
+}
+
+static const int VL_BLOCK = 256;          // threads per block of both kernels
+static const int VL_WARPS = VL_BLOCK / 32;
+static const uint64_t VL_REC_BUDGET = 1ull << 28; // spike-record entries per chunk (1 GiB)
+
+typedef struct dev_pop {
+    int32_t type;       // vl_pop_type
+    uint32_t offset;    // first flat thread index (multiple of 32)
+    uint32_t size;
+    uint32_t ring_len;
+    int32_t recorded;   // keeps one spike region per step of the chunk
+    vl_neuron_params np;
+    float *v, *g, *ring;
+    int32_t *refr;
+    uint32_t *spk;      // regions of `size` entries
+    uint32_t *count;    // spikes per step of the chunk
+    float *max_v;
+    // inputs
+    uint64_t start_step, stop_step;
+    float prob;
+    const float *probs;
+    uint32_t n_table;
+    const uint64_t *table_step;
+    const float *table_prob;
+    uint64_t n_spk;
+    const uint64_t *spk_step; // spike_times, sorted by (step, id)
+    const uint32_t *spk_id;
+} dev_pop;
+
+typedef struct dev_proj {
+    uint32_t src, tgt, rec, src_lo, n_rows;
+    uint16_t delay_const, pad;
+    const uint64_t *row_ptr;
+    const uint32_t *col;
+    const float *w;
+    const uint16_t *delay;
+} dev_proj;
+
+// Per-state-recording constants: the recorded ids and which receptor each variable reads (-1: v).
+typedef struct state_dev { uint32_t *ids; int32_t *var_rec; } state_dev;
+
+typedef struct cuda_state {
+    cudaStream_t stream;
+    dev_pop *h_pops, *d_pops;
+    dev_proj *h_proj, *d_proj;
+    size_t n_pops, n_proj;
+    uint32_t n_threads, max_src;
+    uint64_t seed;
+    uint64_t *d_t0;
+    uint32_t chunk;          // steps per chunk
+    cudaGraphExec_t graph;
+    int have_graph;
+    // recording
+    uint32_t *h_count;       // pinned, n_pops * chunk
+    uint32_t *h_spk;         // pinned, packed ids of recorded pops
+    uint32_t *d_packed;
+    uint64_t packed_cap;
+    float **d_frames, **h_frames;
+    size_t *frame_len;
+    state_dev *sd;
+    void **allocs;
+    size_t n_allocs, cap_allocs;
+} cuda_state;
+
+#define CU(call)                                                                              \
+    do {                                                                                      \
+        cudaError_t e_ = (call);                                                              \
+        if (e_ != cudaSuccess) {                                                              \
+            vl__diag_error(&s->diag, vl_mark{}, "CUDA %s at %s:%d (%s)", cudaGetErrorName(e_),   \
+                           __FILE__, __LINE__, cudaGetErrorString(e_));                      \
+            return VL_ERR_DEVICE;                                                             \
+        }                                                                                     \
+    } while (0)
+
+// ---- device helpers ----
+
+__device__ __forceinline__ void atomic_max_float(float *addr, float v) {
+    if (v >= 0.0f) atomicMax((int *)addr, __float_as_int(v));
+    else atomicMin((unsigned int *)addr, __float_as_uint(v));
+}
+
+__device__ __forceinline__ float input_prob(const dev_pop &p, uint64_t t, uint32_t k) {
+    if (t < p.start_step || t >= p.stop_step) return 0.0f;
+    if (p.probs) return p.probs[k];
+    if (!p.n_table) return p.prob;
+    float pr = 0.0f;
+    for (uint32_t i = 0; i < p.n_table && p.table_step[i] <= t; ++i) pr = p.table_prob[i];
+    return pr;
+}
+
+__global__ void vl_update_kernel(dev_pop *pops, int n_pops, const uint64_t *d_t0, uint32_t k, uint64_t seed) {
+    uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x;
+    int pi = 0;
+    while (pi + 1 < n_pops && gid >= pops[pi + 1].offset) ++pi;
+    const dev_pop &p = pops[pi];
+    uint32_t i = gid - p.offset;
+    uint64_t t = *d_t0 + k;
+    int spike = 0;
+    float v_now = -INFINITY;
+    if (i < p.size) {
+        if (p.type == VL_POP_NEURON) {
+            size_t n = p.size, nr = (size_t)p.np.n_rec;
+            float *in = p.ring + (size_t)(t % p.ring_len) * nr * n + i;
+            float z = 0.0f;
+            if (p.np.noise != 0.0f) {
+                vl_u32x4 r = vl_rand4(seed, VL_STREAM_NOISE | (uint32_t)pi, (uint32_t)t, (uint32_t)(t >> 32), i);
+                z = vl_normalf(r.v[0], r.v[1]);
+            }
+            spike = vl_neuron_step(&p.np, p.v + i, p.refr + i, p.g + i, in, n, z);
+            for (size_t r = 0; r < nr; ++r) in[r * n] = 0.0f;
+            v_now = p.v[i];
+        } else if (p.type == VL_POP_POISSON) {
+            float prob = input_prob(p, t, i);
+            if (prob > 0.0f) {
+                vl_u32x4 r = vl_rand4(seed, VL_STREAM_POISSON | (uint32_t)pi, (uint32_t)t, (uint32_t)(t >> 32), i);
+                spike = vl_poisson_fires(prob, vl_u01f(r.v[0]));
+            }
+        }
+    }
+    uint32_t *region = p.spk + (size_t)(p.recorded ? k : 0) * p.size;
+    if (p.type == VL_POP_SPIKE_TIMES) {
+        // Thread i emits the i-th spike of this step (binary search for the step's first entry).
+        uint64_t lo = 0, hi = p.n_spk;
+        while (lo < hi) {
+            uint64_t mid = (lo + hi) / 2;
+            if (p.spk_step[mid] < t) lo = mid + 1; else hi = mid;
+        }
+        if (i < p.size && lo + i < p.n_spk && p.spk_step[lo + i] == t) {
+            region[i] = p.spk_id[lo + i];
+            atomicAdd(&p.count[k], 1u);
+        }
+        return;
+    }
+    // Warp-aggregated append: populations start at multiples of 32, so a warp is one population.
+    unsigned mask = __ballot_sync(0xffffffffu, spike);
+    int lane = threadIdx.x & 31;
+    uint32_t base = 0;
+    if (mask) {
+        if (lane == 0) base = atomicAdd(&p.count[k], (uint32_t)__popc(mask));
+        base = __shfl_sync(0xffffffffu, base, 0);
+        if (spike) region[base + __popc(mask & ((1u << lane) - 1u))] = i;
+    }
+    if (p.type == VL_POP_NEURON) {
+        for (int off = 16; off > 0; off >>= 1) v_now = fmaxf(v_now, __shfl_xor_sync(0xffffffffu, v_now, off));
+        if (lane == 0 && v_now > -INFINITY) atomic_max_float(p.max_v, v_now);
+    }
+}
+
+__global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *proj, const uint64_t *d_t0, uint32_t k) {
+    const dev_proj &c = proj[blockIdx.y];
+    const dev_pop &src = pops[c.src];
+    const dev_pop &tgt = pops[c.tgt];
+    uint32_t n_spk = src.count[k];
+    uint32_t warp = blockIdx.x * VL_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (warp >= n_spk) return;
+    uint32_t id = src.spk[(size_t)(src.recorded ? k : 0) * src.size + warp];
+    if (id < c.src_lo || id - c.src_lo >= c.n_rows) return;
+    uint32_t row = id - c.src_lo;
+    uint64_t t = *d_t0 + k;
+    size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
+    float *ring = tgt.ring + (size_t)c.rec * n;
+    uint64_t b = c.row_ptr[row], e = c.row_ptr[row + 1];
+    if (!c.delay) {
+        float *dst = ring + (size_t)((t + 1 + c.delay_const) % D) * nr * n;
+        for (uint64_t j = b + lane; j < e; j += 32) atomicAdd(dst + c.col[j], c.w[j]);
+    } else {
+        for (uint64_t j = b + lane; j < e; j += 32)
+            atomicAdd(ring + (size_t)((t + 1 + c.delay[j]) % D) * nr * n + c.col[j], c.w[j]);
+    }
+}
+
+// Sampled state at the start of a step (as the CPU backend): v or receptor value + this step's input.
+__global__ void vl_state_kernel(const dev_pop *pops, int pop, const uint32_t *ids, const int32_t *var_rec,
+                                uint32_t n_ids, uint32_t n_vars, const uint64_t *d_t0, uint32_t k, uint32_t every,
+                                float *frames) {
+    uint64_t t = *d_t0 + k;
+    if (t % every) return;
+    uint64_t first = (*d_t0 + every - 1) / every; // first sampled frame of this chunk
+    uint64_t frame = t / every - first;
+    const dev_pop &p = pops[pop];
+    uint32_t j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= n_ids * n_vars) return;
+    uint32_t v = j / n_ids, id = ids[j % n_ids];
+    int rec = var_rec[v];
+    size_t n = p.size, nr = (size_t)p.np.n_rec;
+    float val = p.v[id];
+    if (rec >= 0) val = p.g[(size_t)rec * n + id] + p.ring[(size_t)(t % p.ring_len) * nr * n + (size_t)rec * n + id];
+    frames[(size_t)frame * n_vars * n_ids + j] = val;
+}
+
+// Packs the per-step spike regions of one recorded population into a contiguous list.
+__global__ void vl_pack_kernel(const uint32_t *spk, const uint32_t *count, uint32_t size, uint32_t n_steps,
+                               uint32_t *out) {
+    uint32_t k = blockIdx.x;
+    if (k >= n_steps) return;
+    __shared__ uint64_t base;
+    if (threadIdx.x == 0) {
+        uint64_t b = 0;
+        for (uint32_t q = 0; q < k; ++q) b += count[q];
+        base = b;
+    }
+    __syncthreads();
+    for (uint32_t i = threadIdx.x; i < count[k]; i += blockDim.x) out[base + i] = spk[(size_t)k * size + i];
+}
+
+// ---- host side ----
+
+static cuda_state *state_of(vl_sim *s) { return (cuda_state *)s->be_state; }
+
+static vl_status dev_alloc(vl_sim *s, void **p, size_t bytes) {
+    cuda_state *cs = state_of(s);
+    CU(cudaMalloc(p, bytes ? bytes : 4));
+    if (cs->n_allocs == cs->cap_allocs) {
+        cs->cap_allocs = cs->cap_allocs ? 2 * cs->cap_allocs : 64;
+        cs->allocs = (void **)realloc(cs->allocs, cs->cap_allocs * sizeof(void *));
+    }
+    cs->allocs[cs->n_allocs++] = *p;
+    return VL_OK;
+}
+
+template <typename T>
+static vl_status upload(vl_sim *s, T **dst, const T *src, size_t n) {
+    vl_status st = dev_alloc(s, (void **)dst, n * sizeof(T));
+    if (st != VL_OK) return st;
+    if (n) CU(cudaMemcpy(*dst, src, n * sizeof(T), cudaMemcpyHostToDevice));
+    return VL_OK;
+}
+
+extern "C" int vl_cuda_device_count(void) {
+    int n = 0;
+    // A failed probe means "no device" (TOOLCHAIN.md: the error is sticky; make no further calls).
+    if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
+    return n;
+}
+
+extern "C" int vl_cuda_describe(int dev, char *buf, size_t len) {
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) return snprintf(buf, len, "(unreadable)");
+    return snprintf(buf, len, "%s, %d SMs, %.1f GiB, compute capability %d.%d", p.name, p.multiProcessorCount,
+                    p.totalGlobalMem / 1073741824.0, p.major, p.minor);
+}
+
+static void cuda_destroy(vl_sim *s) {
+    cuda_state *cs = state_of(s);
+    if (!cs) return;
+    if (cs->have_graph) cudaGraphExecDestroy(cs->graph);
+    for (size_t i = 0; i < cs->n_allocs; ++i) cudaFree(cs->allocs[i]);
+    if (cs->h_count) cudaFreeHost(cs->h_count);
+    if (cs->h_spk) cudaFreeHost(cs->h_spk);
+    for (size_t k = 0; cs->h_frames && k < s->s->n_state; ++k) cudaFreeHost(cs->h_frames[k]);
+    if (cs->stream) cudaStreamDestroy(cs->stream);
+    free(cs->h_frames); free(cs->d_frames); free(cs->frame_len); free(cs->sd);
+    free(cs->h_pops); free(cs->h_proj); free(cs->allocs);
+    free(cs);
+    s->be_state = NULL;
+}
+
+static vl_status plan_memory(vl_sim *s, uint32_t chunk) {
+    const vl_spec *sp = s->s;
+    double need = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        const vl_pop_rt *rt = &s->rt[i];
+        double n = rt->size, nr = rt->type == VL_POP_NEURON ? rt->np.n_rec : 0;
+        need += n * (8 + 4 * nr + 4 * nr * rt->ring_len) + 4.0 * chunk;
+        need += 4 * n * (sp->rec_spikes[i] ? chunk : 1);
+    }
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        need += 8.0 * (c->n_rows + 1) + 8.0 * c->n_syn + (c->delay ? 2.0 * c->n_syn : 0);
+    }
+    size_t free_b = 0, total_b = 0;
+    CU(cudaMemGetInfo(&free_b, &total_b));
+    if (need > 0.95 * (double)free_b) {
+        vl__diag_error(&s->diag, vl_mark{}, "the model needs %.2f GiB on the GPU but only %.2f GiB of %.2f GiB are free; "
+                       "use --backend cpu or a smaller model", need / 1073741824.0, free_b / 1073741824.0,
+                       total_b / 1073741824.0);
+        return VL_ERR_NOMEM;
+    }
+    return VL_OK;
+}
+
+static vl_status cuda_init(vl_sim *s) {
+    cuda_state *cs = (cuda_state *)calloc(1, sizeof *cs);
+    s->be_state = cs;
+    if (!cs) return VL_ERR_NOMEM;
+    const vl_spec *sp = s->s;
+    cs->n_pops = sp->n_pops;
+    cs->n_proj = s->net.n_proj;
+    cs->seed = s->seed;
+    CU(cudaSetDevice(0));
+    cudaDeviceProp prop;
+    CU(cudaGetDeviceProperties(&prop, 0));
+    snprintf(s->device, sizeof s->device, "%s", prop.name);
+    CU(cudaStreamCreateWithFlags(&cs->stream, cudaStreamNonBlocking));
+    // Chunk length: recorded spikes keep one region per step; stay within the budget.
+    uint64_t rec_neurons = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (sp->rec_spikes[i]) rec_neurons += s->rt[i].size;
+    uint64_t chunk = s->chunk_steps;
+    if (rec_neurons && rec_neurons * chunk > VL_REC_BUDGET) chunk = VL_REC_BUDGET / rec_neurons;
+    if (chunk < 1) chunk = 1;
+    cs->chunk = (uint32_t)chunk;
+    s->chunk_steps = cs->chunk;
+    vl_status st = plan_memory(s, cs->chunk);
+    if (st != VL_OK) return st;
+
+    cs->h_pops = (dev_pop *)calloc(sp->n_pops, sizeof(dev_pop));
+    uint32_t offset = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        const vl_pop_rt *rt = &s->rt[i];
+        dev_pop *p = &cs->h_pops[i];
+        p->type = rt->type;
+        p->offset = offset;
+        p->size = rt->size;
+        p->ring_len = rt->ring_len;
+        p->recorded = sp->rec_spikes[i];
+        offset += (rt->size + 31) & ~31u;
+        if (rt->size > cs->max_src) cs->max_src = rt->size;
+        size_t n = rt->size;
+        if ((st = dev_alloc(s, (void **)&p->spk, 4 * n * (p->recorded ? cs->chunk : 1)))) return st;
+        if ((st = dev_alloc(s, (void **)&p->count, 4 * (size_t)cs->chunk))) return st;
+        if ((st = dev_alloc(s, (void **)&p->max_v, 4))) return st;
+        float ninf = -INFINITY;
+        CU(cudaMemcpy(p->max_v, &ninf, 4, cudaMemcpyHostToDevice));
+        if (rt->type == VL_POP_NEURON) {
+            size_t nr = (size_t)rt->np.n_rec;
+            p->np = rt->np;
+            vl_rec_params *drec;
+            if ((st = upload(s, &drec, rt->rec, nr))) return st;
+            p->np.rec = drec;
+            if ((st = upload(s, &p->v, s->net.v0[i], n))) return st;
+            if ((st = upload(s, &p->g, s->net.g0[i], n * nr))) return st;
+            if ((st = dev_alloc(s, (void **)&p->refr, 4 * n))) return st;
+            CU(cudaMemset(p->refr, 0, 4 * n));
+            if ((st = dev_alloc(s, (void **)&p->ring, 4 * n * nr * rt->ring_len))) return st;
+            CU(cudaMemset(p->ring, 0, 4 * n * nr * rt->ring_len));
+        } else {
+            p->start_step = rt->start_step;
+            p->stop_step = rt->stop_step;
+            p->prob = rt->prob;
+            p->n_table = (uint32_t)rt->n_table;
+            p->n_spk = rt->n_spk;
+            float *probs = NULL, *tprob = NULL;
+            uint64_t *tstep = NULL, *sstep = NULL;
+            uint32_t *sid = NULL;
+            if (rt->probs && (st = upload(s, &probs, rt->probs, n))) return st;
+            if (rt->n_table && ((st = upload(s, &tstep, rt->table_step, rt->n_table)) ||
+                                (st = upload(s, &tprob, rt->table_prob, rt->n_table))))
+                return st;
+            if (rt->n_spk && ((st = upload(s, &sstep, rt->spk_step, rt->n_spk)) ||
+                              (st = upload(s, &sid, rt->spk_id, rt->n_spk))))
+                return st;
+            p->probs = probs;
+            p->table_step = tstep;
+            p->table_prob = tprob;
+            p->spk_step = sstep;
+            p->spk_id = sid;
+        }
+    }
+    cs->n_threads = offset;
+    if ((st = upload(s, &cs->d_pops, cs->h_pops, sp->n_pops))) return st;
+    cs->h_proj = (dev_proj *)calloc(cs->n_proj ? cs->n_proj : 1, sizeof(dev_proj));
+    for (size_t q = 0; q < cs->n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        dev_proj *d = &cs->h_proj[q];
+        d->src = (uint32_t)c->src;
+        d->tgt = (uint32_t)c->tgt;
+        d->rec = (uint32_t)c->rec;
+        d->src_lo = c->src_lo;
+        d->n_rows = c->n_rows;
+        d->delay_const = c->delay_const;
+        uint64_t *rp;
+        uint32_t *col;
+        float *w;
+        uint16_t *dl = NULL;
+        if ((st = upload(s, &rp, c->row_ptr, (size_t)c->n_rows + 1)) || (st = upload(s, &col, c->col, c->n_syn)) ||
+            (st = upload(s, &w, c->w, c->n_syn)))
+            return st;
+        if (c->delay && (st = upload(s, &dl, c->delay, c->n_syn))) return st;
+        d->row_ptr = rp;
+        d->col = col;
+        d->w = w;
+        d->delay = dl;
+    }
+    if ((st = upload(s, &cs->d_proj, cs->h_proj, cs->n_proj ? cs->n_proj : 1))) return st;
+    if ((st = dev_alloc(s, (void **)&cs->d_t0, 8))) return st;
+    // Recording buffers: packed spikes, per-step counts, state frames.
+    CU(cudaMallocHost((void **)&cs->h_count, 4 * sp->n_pops * (size_t)cs->chunk));
+    uint64_t cap = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (sp->rec_spikes[i]) cap += (uint64_t)s->rt[i].size * cs->chunk;
+    cs->packed_cap = cap;
+    CU(cudaMallocHost((void **)&cs->h_spk, 4 * (cap ? cap : 1)));
+    if ((st = dev_alloc(s, (void **)&cs->d_packed, 4 * (cap ? cap : 1)))) return st;
+    cs->d_frames = (float **)calloc(sp->n_state + 1, sizeof(float *));
+    cs->h_frames = (float **)calloc(sp->n_state + 1, sizeof(float *));
+    cs->frame_len = (size_t *)calloc(sp->n_state + 1, sizeof(size_t));
+    for (size_t k = 0; k < sp->n_state; ++k) {
+        const vl_state_rec_spec *sr = &sp->state[k];
+        size_t len = (cs->chunk / sr->every + 1) * sr->n_vars * sr->n_ids;
+        cs->frame_len[k] = len;
+        if ((st = dev_alloc(s, (void **)&cs->d_frames[k], 4 * len))) return st;
+        CU(cudaMallocHost((void **)&cs->h_frames[k], 4 * len));
+    }
+    cs->sd = (state_dev *)calloc(sp->n_state + 1, sizeof(state_dev));
+    for (size_t q = 0; q < sp->n_state; ++q) {
+        const vl_state_rec_spec *sr = &sp->state[q];
+        const vl_pop_spec *ps = &sp->pops[sr->pop];
+        int32_t *vr = (int32_t *)calloc(sr->n_vars, sizeof(int32_t));
+        for (size_t v = 0; v < sr->n_vars; ++v) {
+            vr[v] = -1;
+            for (size_t r = 0; strcmp(sr->vars[v], "v") != 0 && r < ps->n_rec; ++r)
+                if (!strcmp(sr->vars[v] + 2, ps->rec[r].name)) vr[v] = (int32_t)r;
+        }
+        st = upload(s, &cs->sd[q].ids, sr->ids, sr->n_ids);
+        if (st == VL_OK) st = upload(s, &cs->sd[q].var_rec, (const int32_t *)vr, sr->n_vars);
+        free(vr);
+        if (st != VL_OK) return st;
+    }
+    return VL_OK;
+}
+
+static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    dim3 ugrid((cs->n_threads + VL_BLOCK - 1) / VL_BLOCK);
+    dim3 pgrid((cs->max_src + VL_WARPS - 1) / VL_WARPS, (unsigned)(cs->n_proj ? cs->n_proj : 1));
+    for (uint32_t k = 0; k < n_steps; ++k) {
+        for (size_t q = 0; q < sp->n_state; ++q) {
+            const vl_state_rec_spec *sr = &sp->state[q];
+            uint32_t n = (uint32_t)(sr->n_ids * sr->n_vars);
+            vl_state_kernel<<<(n + VL_BLOCK - 1) / VL_BLOCK, VL_BLOCK, 0, cs->stream>>>(
+                cs->d_pops, sr->pop, cs->sd[q].ids, cs->sd[q].var_rec, (uint32_t)sr->n_ids, (uint32_t)sr->n_vars, cs->d_t0, k,
+                sr->every, cs->d_frames[q]);
+        }
+        vl_update_kernel<<<ugrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, (int)cs->n_pops, cs->d_t0, k, cs->seed);
+        if (cs->n_proj)
+            vl_propagate_kernel<<<pgrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_proj, cs->d_t0, k);
+    }
+    CU(cudaGetLastError());
+    return VL_OK;
+}
+
+static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    vl_status st;
+    CU(cudaMemcpyAsync(cs->d_t0, &t0, 8, cudaMemcpyHostToDevice, cs->stream));
+    for (size_t i = 0; i < sp->n_pops; ++i) CU(cudaMemsetAsync(cs->h_pops[i].count, 0, 4 * (size_t)cs->chunk, cs->stream));
+    if (n_steps == cs->chunk) {
+        if (!cs->have_graph) {
+            cudaGraph_t g;
+            CU(cudaStreamBeginCapture(cs->stream, cudaStreamCaptureModeThreadLocal));
+            st = enqueue_steps(s, n_steps);
+            CU(cudaStreamEndCapture(cs->stream, &g));
+            if (st != VL_OK) return st;
+            CU(cudaGraphInstantiate(&cs->graph, g, 0));
+            CU(cudaGraphDestroy(g));
+            cs->have_graph = 1;
+        }
+        CU(cudaGraphLaunch(cs->graph, cs->stream));
+    } else if ((st = enqueue_steps(s, n_steps)) != VL_OK) {
+        return st;
+    }
+    // Drain: counts, packed spikes of recorded populations, frames, max v.
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        CU(cudaMemcpyAsync(cs->h_count + i * cs->chunk, cs->h_pops[i].count, 4 * (size_t)n_steps,
+                           cudaMemcpyDeviceToHost, cs->stream));
+    CU(cudaStreamSynchronize(cs->stream));
+    uint64_t off = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        const uint32_t *cnt = cs->h_count + i * cs->chunk;
+        for (uint32_t k = 0; k < n_steps; ++k) c->count[i][k] = cnt[k];
+        if (!sp->rec_spikes[i]) continue;
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < n_steps; ++k) total += cnt[k];
+        if (total) {
+            vl_pack_kernel<<<n_steps, VL_BLOCK, 0, cs->stream>>>(cs->h_pops[i].spk, cs->h_pops[i].count,
+                                                                 cs->h_pops[i].size, n_steps, cs->d_packed + off);
+            CU(cudaGetLastError());
+            CU(cudaMemcpyAsync(cs->h_spk + off, cs->d_packed + off, 4 * total, cudaMemcpyDeviceToHost, cs->stream));
+        }
+        off += total;
+    }
+    for (size_t q = 0; q < sp->n_state; ++q)
+        CU(cudaMemcpyAsync(cs->h_frames[q], cs->d_frames[q], 4 * cs->frame_len[q], cudaMemcpyDeviceToHost, cs->stream));
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (s->rt[i].type == VL_POP_NEURON)
+            CU(cudaMemcpyAsync(&s->max_v[i], cs->h_pops[i].max_v, 4, cudaMemcpyDeviceToHost, cs->stream));
+    CU(cudaStreamSynchronize(cs->stream));
+    off = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        if (!sp->rec_spikes[i]) continue;
+        const uint32_t *cnt = cs->h_count + i * cs->chunk;
+        for (uint32_t k = 0; k < n_steps; ++k)
+            for (uint32_t j = 0; j < cnt[k]; ++j)
+                if (vl_spike_buf_push(&c->spk[i], k, cs->h_spk[off++])) return VL_ERR_NOMEM;
+    }
+    for (size_t q = 0; q < sp->n_state; ++q) {
+        const vl_state_rec_spec *sr = &sp->state[q];
+        uint32_t frames = 0;
+        for (uint64_t t = t0; t < t0 + n_steps; ++t) frames += (t % sr->every) == 0;
+        memcpy(c->frames[q], cs->h_frames[q], 4 * (size_t)frames * sr->n_vars * sr->n_ids);
+        c->n_frames[q] = frames;
+    }
+    c->n_steps = n_steps;
+    return VL_OK;
+}
+
+extern "C" const vl_backend_i vl_backend_cuda = {"cuda", cuda_init, cuda_run, cuda_destroy};

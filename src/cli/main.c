@@ -1,0 +1,232 @@
+/* The volley command: a thin client of the public API (include/volley/volley.h).
+ * Exit codes: 0 success, 1 runtime failure, 2 usage or model error, 130 interrupted (Ctrl-C). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/units.h"
+#include "volley/volley.h"
+
+static volatile sig_atomic_t g_interrupt = 0;
+static volatile int g_stop = 0;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupt = 1;
+    g_stop = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once */
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage:\n"
+            "  volley run MODEL.yaml [-o OUT.h5] [--seed N] [--set dotted.path=VALUE ...] [--duration T]\n"
+            "             [--backend auto|cpu|cuda] [--threads N] [--deterministic] [--quiet]\n"
+            "  volley check MODEL.yaml [--set dotted.path=VALUE ...]\n"
+            "  volley info\n"
+            "\n"
+            "run      builds and simulates the model and streams spikes and state to OUT.h5\n"
+            "         (default out/<model>.h5); prints a summary\n"
+            "check    validates the model and prints populations, projections, memory and warnings\n"
+            "info     version, build features and usable devices\n"
+            "\n"
+            "exit status: 0 success, 1 runtime failure, 2 usage or model error, 130 interrupted\n");
+}
+
+static void log_cb(vl_log_level lvl, const char *msg, void *user) {
+    int quiet = *(int *)user;
+    if (quiet && lvl < VL_LOG_WARN) return;
+    fprintf(stderr, "volley: %s\n", msg);
+}
+
+static void progress_cb(uint64_t step, uint64_t n, double wall, void *user) {
+    double dt = *(double *)user;
+    double sim_s = step * dt * 1e-3, frac = n ? (double)step / n : 1;
+    double rtf = sim_s > 0 ? wall / sim_s : 0, eta = frac > 0 ? wall / frac - wall : 0;
+    fprintf(stderr, "\r  t = %.3f s  %5.1f%%  RTF %.3f  ETA %.0f s   ", sim_s, 100 * frac, rtf, eta);
+    if (step == n) fprintf(stderr, "\n");
+}
+
+static int parse_time_arg(const char *s, double *ms) {
+    vl_dim d;
+    if (vl_quantity_parse(s, ms, &d) != 0 || d != VL_DIM_TIME || *ms <= 0) {
+        fprintf(stderr, "volley: --duration expects a positive time such as '2 s' or '500ms', got '%s'\n", s);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_warnings(const vl_model *m) {
+    for (size_t i = 0; i < vl_model_warning_count(m); ++i) fprintf(stderr, "%s\n", vl_model_warning(m, i));
+}
+
+static int cmd_check(const char *path, const char **sets, size_t n_sets) {
+    vl_model *m = NULL;
+    vl_status st = vl_model_load(path, sets, n_sets, &m);
+    if (st != VL_OK) {
+        fprintf(stderr, "%s\n", m ? vl_model_error(m) : vl_strerror(st));
+        vl_model_destroy(m);
+        return 2;
+    }
+    static char buf[1 << 16];
+    vl_model_summary(m, buf, sizeof buf);
+    fputs(buf, stdout);
+    vl_model_destroy(m);
+    return 0;
+}
+
+static char *default_output(const char *model_path) {
+    const char *base = strrchr(model_path, '/');
+    base = base ? base + 1 : model_path;
+    size_t n = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot) n = (size_t)(dot - base);
+    char *out = malloc(n + 8);
+    snprintf(out, n + 8, "out/%.*s.h5", (int)n, base);
+    if (mkdir("out", 0777) != 0 && errno != EEXIST) fprintf(stderr, "volley: cannot create out/: %s\n", strerror(errno));
+    return out;
+}
+
+static int cmd_run(int argc, char **argv) {
+    const char *path = NULL, *out = NULL;
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    size_t n_sets = 0;
+    int quiet = 0;
+    vl_sim_options opt;
+    memset(&opt, 0, sizeof opt);
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VAL() do { if (!val) { fprintf(stderr, "volley: %s needs a value\n", a); free(sets); return 2; } ++i; } while (0)
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEED_VAL(); out = val; }
+        else if (!strcmp(a, "--seed")) {
+            NEED_VAL();
+            char *end;
+            opt.seed = strtoull(val, &end, 10);
+            if (*end || val[0] == '-') { fprintf(stderr, "volley: --seed expects a whole number, got '%s'\n", val); free(sets); return 2; }
+            opt.have_seed = 1;
+        } else if (!strcmp(a, "--set")) { NEED_VAL(); sets[n_sets++] = val; }
+        else if (!strcmp(a, "--duration")) { NEED_VAL(); if (parse_time_arg(val, &opt.duration_ms)) { free(sets); return 2; } }
+        else if (!strcmp(a, "--backend")) {
+            NEED_VAL();
+            if (!strcmp(val, "auto")) opt.backend = VL_BACKEND_AUTO;
+            else if (!strcmp(val, "cpu")) opt.backend = VL_BACKEND_CPU;
+            else if (!strcmp(val, "cuda")) opt.backend = VL_BACKEND_CUDA;
+            else { fprintf(stderr, "volley: --backend expects auto, cpu or cuda, got '%s'\n", val); free(sets); return 2; }
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VAL();
+            char *end;
+            long t = strtol(val, &end, 10);
+            if (*end || t < 1) { fprintf(stderr, "volley: --threads expects a positive number, got '%s'\n", val); free(sets); return 2; }
+            opt.threads = (int)t;
+        } else if (!strcmp(a, "--deterministic")) opt.deterministic = 1;
+        else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "volley: unknown option '%s'\n", a); usage(stderr); free(sets); return 2; }
+        else if (!path) path = a;
+        else { fprintf(stderr, "volley: unexpected argument '%s'\n", a); free(sets); return 2; }
+#undef NEED_VAL
+    }
+    if (!path) { fprintf(stderr, "volley run: missing MODEL.yaml\n"); usage(stderr); free(sets); return 2; }
+    vl_model *m = NULL;
+    vl_status st = vl_model_load(path, sets, n_sets, &m);
+    free(sets);
+    if (st != VL_OK) {
+        fprintf(stderr, "%s\n", m ? vl_model_error(m) : vl_strerror(st));
+        vl_model_destroy(m);
+        return 2;
+    }
+    print_warnings(m);
+    char *def = out ? NULL : default_output(path);
+    opt.output = out ? out : def;
+    opt.log = log_cb;
+    opt.log_user = &quiet;
+    opt.interrupt = (volatile int *)&g_stop;
+    double dt_ms = vl_model_dt(m);
+    if (!quiet && isatty(2)) {
+        opt.progress = progress_cb; /* progress only on a terminal */
+        opt.progress_user = &dt_ms;
+    }
+    signal(SIGINT, on_sigint);
+    vl_sim *s = NULL;
+    st = vl_sim_create(m, &opt, &s);
+    if (st != VL_OK) {
+        fprintf(stderr, "volley: %s\n", vl_sim_error(s));
+        vl_sim_destroy(s);
+        vl_model_destroy(m);
+        free(def);
+        return st == VL_ERR_MODEL ? 2 : 1;
+    }
+    st = vl_sim_run(s);
+    const vl_run_result *r = vl_sim_result(s);
+    for (size_t i = 0; i < vl_sim_warning_count(s); ++i) fprintf(stderr, "%s\n", vl_sim_warning(s, i));
+    if (st != VL_OK && st != VL_INTERRUPTED) fprintf(stderr, "volley: %s\n", vl_sim_error(s));
+    if (!quiet || st == VL_OK) {
+        printf("volley %s: %s on %s (%s)\n", VL_VERSION, path, r->backend, r->device);
+        printf("network: %llu neurons, %llu synapses, built in %.3f s\n", (unsigned long long)r->n_neurons,
+               (unsigned long long)r->n_synapses, r->build_s);
+        printf("%-20s %10s %12s %10s\n", "population", "size", "spikes", "rate (Hz)");
+        uint64_t total = 0;
+        for (size_t i = 0; i < r->n_pops; ++i) {
+            printf("%-20s %10u %12llu %10.2f%s\n", r->pops[i].name, r->pops[i].size,
+                   (unsigned long long)r->pops[i].spikes, r->pops[i].rate_hz, r->pops[i].is_input ? "  (input)" : "");
+            total += r->pops[i].spikes;
+        }
+        double sim_ms = r->steps_done * dt_ms;
+        printf("spikes: %llu\n", (unsigned long long)total);
+        printf("simulate: %.4f s for %.1f ms (%llu steps), RTF %.4f\n", r->sim_s, sim_ms,
+               (unsigned long long)r->steps_done, r->rtf);
+        printf("write: %.4f s\n", r->write_s);
+        if (opt.output) printf("output: %s%s\n", opt.output, r->complete ? "" : " (incomplete)");
+    }
+    vl_sim_destroy(s);
+    vl_model_destroy(m);
+    free(def);
+    if (st == VL_INTERRUPTED || g_interrupt) return 130;
+    return st == VL_OK ? 0 : 1;
+}
+
+static int cmd_info(void) {
+    vl_build_info bi;
+    vl_build_info_get(&bi);
+    printf("volley %s (revision %s, %s build)\n", bi.version, bi.git_revision, bi.build_type);
+    printf("CUDA backend: %s\n", bi.cuda_compiled ? "compiled in" : "not compiled in (CPU-only build)");
+    printf("OpenMP: %s, %d threads\n", bi.openmp ? "yes" : "no", bi.omp_max_threads);
+    char buf[4096];
+    int n = vl_devices_describe(buf, sizeof buf);
+    if (n > 0) printf("devices:\n%s", buf);
+    else printf("devices: none usable (%s); runs use the CPU backend\n",
+                bi.cuda_compiled ? "no CUDA driver or GPU" : "CUDA not compiled in");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) { printf("volley %s\n", VL_VERSION); return 0; }
+    if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "check")) {
+        const char *path = NULL;
+        const char **sets = calloc((size_t)argc, sizeof *sets);
+        size_t n = 0;
+        for (int i = 2; i < argc; ++i) {
+            if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[n++] = argv[++i];
+            else if (argv[i][0] == '-') { fprintf(stderr, "volley check: unknown option '%s'\n", argv[i]); free(sets); return 2; }
+            else if (!path) path = argv[i];
+            else { fprintf(stderr, "volley check: unexpected argument '%s'\n", argv[i]); free(sets); return 2; }
+        }
+        if (!path) { fprintf(stderr, "volley check: missing MODEL.yaml\n"); free(sets); return 2; }
+        int rc = cmd_check(path, sets, n);
+        free(sets);
+        return rc;
+    }
+    if (!strcmp(argv[1], "info")) return cmd_info();
+    fprintf(stderr, "volley: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

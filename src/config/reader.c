@@ -1,0 +1,908 @@
+/* Reads the YAML tree into a vl_spec: names, units, dimensions and shapes. Cross-item checks
+ * (V_reset >= V_th, inputs as targets, delays against dt, ...) are here too because they need
+ * the positions of the nodes; warnings that need the whole model live in src/model. */
+#define _POSIX_C_SOURCE 200809L
+#include "config/reader.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/tree.h"
+#include "config/units.h"
+#include "kernels/neuron.h"
+
+typedef struct rd {
+    vl_diag *d;
+    vl_spec *s;
+    const char *dir; /* directory of the model file, for relative data paths */
+} rd;
+
+#define FAIL(n_, ...) do { vl__diag_error(r->d, (n_)->mark, __VA_ARGS__); return -1; } while (0)
+
+static const char *kind_of(const vnode *n) {
+    return n->type == VN_MAP ? "a mapping" : n->type == VN_SEQ ? "a list" : "a plain value";
+}
+
+static int rd_quantity(rd *r, const vnode *n, vl_dim want, double *out, const char *what) {
+    if (n->type != VN_SCALAR)
+        FAIL(n, "%s: expected %s such as '%s', found %s", what, vl_dim_name(want), vl_dim_example(want), kind_of(n));
+    vl_dim dim;
+    int rc = vl_quantity_parse(n->str, out, &dim);
+    if (rc == -1)
+        FAIL(n, "%s: '%s' is not a number; expected %s such as '%s'", what, n->str, vl_dim_name(want),
+             vl_dim_example(want));
+    if (rc == -2)
+        FAIL(n, "%s: unknown unit in '%s'; expected %s such as '%s' (units: s ms us, V mV, nS uS pS, pF nF, "
+             "pA nA, Hz kHz, mM)", what, n->str, vl_dim_name(want), vl_dim_example(want));
+    if (dim != want) {
+        if (dim == VL_DIM_NONE)
+            FAIL(n, "%s: '%s' has no unit; expected %s such as '%s'", what, n->str, vl_dim_name(want),
+                 vl_dim_example(want));
+        FAIL(n, "%s: '%s' is %s; expected %s such as '%s'", what, n->str, vl_dim_name(dim), vl_dim_name(want),
+             vl_dim_example(want));
+    }
+    return 0;
+}
+
+static int rd_opt_quantity(rd *r, vnode *map, const char *key, vl_dim want, double *out) {
+    vnode *n = vn_get(map, key);
+    if (!n) return 0;
+    return rd_quantity(r, n, want, out, key);
+}
+
+static int rd_uint(rd *r, const vnode *n, uint64_t *out, const char *what, uint64_t min) {
+    char *end = NULL;
+    if (n->type == VN_SCALAR && !n->quoted) {
+        errno = 0;
+        if (n->str[0] != '-') {
+            unsigned long long v = strtoull(n->str, &end, 10);
+            if (!errno && end != n->str && *end == 0 && v >= min) { *out = v; return 0; }
+        }
+    }
+    FAIL(n, "%s: expected a whole number >= %llu, e.g. %s: %llu; found '%s'", what, (unsigned long long)min, what,
+         (unsigned long long)(min > 0 ? min * 100 : 100), n->type == VN_SCALAR ? n->str : kind_of(n));
+}
+
+static int rd_bool(rd *r, const vnode *n, int *out, const char *what) {
+    if (n->type == VN_SCALAR) {
+        if (!strcmp(n->str, "true") || !strcmp(n->str, "yes") || !strcmp(n->str, "on")) { *out = 1; return 0; }
+        if (!strcmp(n->str, "false") || !strcmp(n->str, "no") || !strcmp(n->str, "off")) { *out = 0; return 0; }
+    }
+    FAIL(n, "%s: expected true or false", what);
+}
+
+static int rd_number(rd *r, const vnode *n, double *out, const char *what) {
+    return rd_quantity(r, n, VL_DIM_NONE, out, what);
+}
+
+/* Distribution forms: a value; {uniform: [a, b]}; {normal: [mean, sd], min:, max:};
+ * {lognormal: [median, sigma]}. */
+static int rd_dist(rd *r, vnode *n, vl_dim dim, vl_dist *out, const char *what) {
+    memset(out, 0, sizeof *out);
+    out->mark = n->mark;
+    out->lo = -INFINITY;
+    out->hi = INFINITY;
+    if (n->type == VN_SCALAR) {
+        out->kind = VL_DIST_CONST;
+        return rd_quantity(r, n, dim, &out->a, what);
+    }
+    if (n->type != VN_MAP)
+        FAIL(n, "%s: expected a value (e.g. %s) or a distribution such as {normal: [%s, %s]}", what,
+             vl_dim_example(dim), vl_dim_example(dim), vl_dim_example(dim));
+    static const char *forms[] = {"uniform", "normal", "lognormal", "min", "max", NULL};
+    vnode *u = vn_get(n, "uniform"), *g = vn_get(n, "normal"), *l = vn_get(n, "lognormal");
+    vnode *lo = vn_get(n, "min"), *hi = vn_get(n, "max");
+    if (vn_check_keys(n, forms, what, r->d)) return -1;
+    vnode *f = u ? u : g ? g : l;
+    if (!f || (u && g) || (u && l) || (g && l))
+        FAIL(n, "%s: give exactly one of uniform: [low, high], normal: [mean, sd], lognormal: [median, sigma]",
+             what);
+    if (f->type != VN_SEQ || f->n != 2)
+        FAIL(f, "%s: expected a list of two values, e.g. [%s, %s]", what, vl_dim_example(dim), vl_dim_example(dim));
+    out->kind = u ? VL_DIST_UNIFORM : g ? VL_DIST_NORMAL : VL_DIST_LOGNORMAL;
+    if (rd_quantity(r, f->items[0], dim, &out->a, what)) return -1;
+    if (rd_quantity(r, f->items[1], l ? VL_DIM_NONE : dim, &out->b, what)) return -1;
+    if (!u && out->b < 0) FAIL(f->items[1], "%s: the spread must not be negative", what);
+    if (u && out->b < out->a) FAIL(f, "%s: uniform needs low <= high", what);
+    if (lo && rd_quantity(r, lo, dim, &out->lo, "min")) return -1;
+    if (hi && rd_quantity(r, hi, dim, &out->hi, "max")) return -1;
+    return 0;
+}
+
+static char *path_join(const char *dir, const char *file) {
+    if (file[0] == '/' || !dir || !*dir) return vl__strdup(file);
+    size_t n = strlen(dir) + strlen(file) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, file);
+    return p;
+}
+
+/* Finds a data file: relative to the model file first, then to the working directory. */
+static char *find_data(rd *r, const vnode *n) {
+    char *p = path_join(r->dir, n->str);
+    FILE *f = p ? fopen(p, "rb") : NULL;
+    if (!f) {
+        free(p);
+        p = vl__strdup(n->str);
+        f = fopen(p, "rb");
+    }
+    if (!f) {
+        vl__diag_error(r->d, n->mark, "file '%s' not found (looked beside the model file and in the working "
+                       "directory)", n->str);
+        free(p);
+        return NULL;
+    }
+    fclose(f);
+    return p;
+}
+
+/* ---- populations ---- */
+
+static const vl_dim g_dim_of_model[] = {VL_DIM_CONDUCTANCE, VL_DIM_CURRENT, VL_DIM_VOLTAGE};
+
+static int add_receptor(vl_pop_spec *p, const char *name, double tau, double E, double mg) {
+    vl_receptor_spec *rec = vl__realloc(p->rec, (p->n_rec + 1) * sizeof *rec);
+    if (!rec) return -1;
+    p->rec = rec;
+    memset(&rec[p->n_rec], 0, sizeof *rec);
+    snprintf(rec[p->n_rec].name, sizeof rec[p->n_rec].name, "%s", name);
+    rec[p->n_rec].tau = tau;
+    rec[p->n_rec].E = E;
+    rec[p->n_rec].mg = mg;
+    p->n_rec++;
+    return 0;
+}
+
+static int read_neuron(rd *r, vnode *m, vl_pop_spec *p) {
+    /* Defaults: NEST's iaf_cond_exp / iaf_psc_exp / iaf_psc_delta. */
+    int cond = p->model == VL_LIF_COND_EXP;
+    p->C = 250.0;
+    p->E_L = -70.0;
+    p->V_th = -55.0;
+    p->V_reset = cond ? -60.0 : -70.0;
+    p->t_ref = 2.0;
+    p->g_L = cond ? 16.6667 : 25.0;
+    double E_exc = 0.0, E_inh = -85.0, tau_exc = cond ? 0.2 : 2.0, tau_inh = 2.0;
+    vnode *params = vn_get(m, "params");
+    if (params) {
+        if (params->type != VN_MAP) FAIL(params, "params: expected a mapping such as {C: 200 pF, g_L: 10 nS}");
+        static const char *keys_cond[] = {"C", "g_L", "tau_m", "E_L", "V_th", "V_reset", "t_ref", "I_e", "sigma",
+                                          "E_exc", "E_inh", "tau_exc", "tau_inh", NULL};
+        static const char *keys_curr[] = {"C", "g_L", "tau_m", "E_L", "V_th", "V_reset", "t_ref", "I_e", "sigma",
+                                          "tau_exc", "tau_inh", NULL};
+        static const char *keys_delta[] = {"C", "g_L", "tau_m", "E_L", "V_th", "V_reset", "t_ref", "I_e",
+                                           "sigma", NULL};
+        double tau_m = -1;
+        if (rd_opt_quantity(r, params, "C", VL_DIM_CAPACITANCE, &p->C) ||
+            rd_opt_quantity(r, params, "g_L", VL_DIM_CONDUCTANCE, &p->g_L) ||
+            rd_opt_quantity(r, params, "tau_m", VL_DIM_TIME, &tau_m) ||
+            rd_opt_quantity(r, params, "E_L", VL_DIM_VOLTAGE, &p->E_L) ||
+            rd_opt_quantity(r, params, "V_th", VL_DIM_VOLTAGE, &p->V_th) ||
+            rd_opt_quantity(r, params, "V_reset", VL_DIM_VOLTAGE, &p->V_reset) ||
+            rd_opt_quantity(r, params, "t_ref", VL_DIM_TIME, &p->t_ref) ||
+            rd_opt_quantity(r, params, "I_e", VL_DIM_CURRENT, &p->I_e) ||
+            rd_opt_quantity(r, params, "sigma", VL_DIM_VOLTAGE, &p->sigma))
+            return -1;
+        if (cond && (rd_opt_quantity(r, params, "E_exc", VL_DIM_VOLTAGE, &E_exc) ||
+                     rd_opt_quantity(r, params, "E_inh", VL_DIM_VOLTAGE, &E_inh)))
+            return -1;
+        if (p->model != VL_LIF_DELTA && (rd_opt_quantity(r, params, "tau_exc", VL_DIM_TIME, &tau_exc) ||
+                                         rd_opt_quantity(r, params, "tau_inh", VL_DIM_TIME, &tau_inh)))
+            return -1;
+        if (vn_check_keys(params, cond ? keys_cond : p->model == VL_LIF_CURR_EXP ? keys_curr : keys_delta,
+                          "neuron params", r->d))
+            return -1;
+        if (vn_get(params, "tau_m") && vn_get(params, "g_L"))
+            FAIL(params, "give either g_L or tau_m (g_L = C / tau_m), not both");
+        if (tau_m > 0) p->g_L = p->C / tau_m;
+        else if (vn_get(params, "tau_m")) FAIL(vn_get(params, "tau_m"), "tau_m must be positive, e.g. 20 ms");
+        if (p->C <= 0) FAIL(vn_get(params, "C") ? vn_get(params, "C") : params, "C must be positive, e.g. 200 pF");
+        if (p->g_L <= 0) FAIL(vn_get(params, "g_L") ? vn_get(params, "g_L") : params,
+                              "g_L must be positive, e.g. 10 nS");
+        if (p->t_ref < 0) FAIL(vn_get(params, "t_ref"), "t_ref must not be negative, e.g. 2 ms");
+        if (p->sigma < 0) FAIL(vn_get(params, "sigma"), "sigma must not be negative, e.g. 1 mV");
+        if (p->V_reset >= p->V_th) {
+            vnode *at = vn_get(params, "V_reset") ? vn_get(params, "V_reset") : params;
+            FAIL(at, "V_reset (%g mV) must be below V_th (%g mV), e.g. V_reset: -60 mV with V_th: -50 mV",
+                 p->V_reset, p->V_th);
+        }
+        if (tau_exc <= 0 || tau_inh <= 0) FAIL(params, "receptor time constants must be positive, e.g. 5 ms");
+    }
+    vnode *recs = vn_get(m, "receptors");
+    if (recs) {
+        if (recs->type != VN_MAP || recs->n == 0)
+            FAIL(recs, "receptors: expected a mapping of names, e.g. {AMPA: {tau: 2 ms, E: 0 mV}, "
+                       "NMDA: {tau: 100 ms, E: 0 mV, mg_block: 1 mM}}");
+        for (size_t i = 0; i < recs->n; ++i) {
+            vnode *q = recs->items[i];
+            recs->used[i] = 1;
+            double tau = 5.0, E = 0.0, mg = 0.0;
+            if (q->type != VN_MAP) FAIL(q, "receptor '%s': expected a mapping such as {tau: 5 ms, E: 0 mV}", recs->keys[i]);
+            if (p->model != VL_LIF_DELTA) {
+                vnode *t = vn_get(q, "tau");
+                if (!t) FAIL(q, "receptor '%s' needs tau, e.g. tau: 5 ms", recs->keys[i]);
+                if (rd_quantity(r, t, VL_DIM_TIME, &tau, "tau")) return -1;
+                if (tau <= 0) FAIL(t, "tau must be positive, e.g. 5 ms");
+            }
+            if (cond) {
+                vnode *e = vn_get(q, "E");
+                if (!e) FAIL(q, "receptor '%s' needs a reversal potential E, e.g. E: 0 mV", recs->keys[i]);
+                if (rd_quantity(r, e, VL_DIM_VOLTAGE, &E, "E")) return -1;
+                if (rd_opt_quantity(r, q, "mg_block", VL_DIM_CONCENTRATION, &mg)) return -1;
+            }
+            static const char *kc[] = {"tau", "E", "mg_block", NULL}, *ku[] = {"tau", NULL}, *kd[] = {NULL};
+            if (vn_check_keys(q, cond ? kc : p->model == VL_LIF_CURR_EXP ? ku : kd, "receptor", r->d)) return -1;
+            if (add_receptor(p, recs->keys[i], tau, E, mg)) return -1;
+        }
+    } else {
+        if (add_receptor(p, "exc", tau_exc, E_exc, 0) || add_receptor(p, "inh", tau_inh, E_inh, 0)) return -1;
+    }
+    p->init_g = vl__calloc(p->n_rec, sizeof *p->init_g);
+    p->init_v.kind = VL_DIST_CONST;
+    p->init_v.a = p->E_L;
+    p->init_v.lo = -INFINITY;
+    p->init_v.hi = INFINITY;
+    for (size_t k = 0; k < p->n_rec; ++k) p->init_g[k].hi = INFINITY, p->init_g[k].lo = -INFINITY;
+    vnode *init = vn_get(m, "init");
+    if (init) {
+        if (init->type != VN_MAP) FAIL(init, "init: expected a mapping such as {v: {uniform: [-60 mV, -50 mV]}}");
+        for (size_t i = 0; i < init->n; ++i) {
+            const char *var = init->keys[i];
+            init->used[i] = 1;
+            if (!strcmp(var, "v")) {
+                if (rd_dist(r, init->items[i], VL_DIM_VOLTAGE, &p->init_v, "init.v")) return -1;
+                p->has_init_v = 1;
+                continue;
+            }
+            int found = -1;
+            const char *prefix = p->model == VL_LIF_CURR_EXP ? "I_" : "g_";
+            for (size_t k = 0; k < p->n_rec; ++k) {
+                char nm[40];
+                snprintf(nm, sizeof nm, "%s%s", prefix, p->rec[k].name);
+                if (!strcmp(nm, var)) found = (int)k;
+            }
+            if (found < 0 || p->model == VL_LIF_DELTA)
+                FAIL(init->items[i], "init: unknown variable '%s'; this population has v%s%s<receptor> (e.g. %s%s)",
+                     var, p->model == VL_LIF_DELTA ? "" : " and ", p->model == VL_LIF_DELTA ? "" : prefix, prefix,
+                     p->rec[0].name);
+            if (rd_dist(r, init->items[i], g_dim_of_model[p->model], &p->init_g[found], var)) return -1;
+        }
+    }
+    vnode *refr = vn_get(m, "refractory");
+    if (refr) {
+        if (refr->type == VN_SCALAR && !strcmp(refr->str, "clamp")) p->refr_mode = VL_REFR_CLAMP;
+        else if (refr->type == VN_SCALAR && !strcmp(refr->str, "integrate")) p->refr_mode = VL_REFR_INTEGRATE;
+        else FAIL(refr, "refractory: expected clamp (v held at V_reset, NEST) or integrate (v integrates, "
+                        "threshold blocked, Brian2 default)");
+    }
+    return 0;
+}
+
+static int read_table(rd *r, vnode *t, vl_pop_spec *p) {
+    vnode *times = vn_get(t, "times"), *rates = vn_get(t, "rates");
+    static const char *k[] = {"times", "rates", NULL};
+    if (vn_check_keys(t, k, "rate table", r->d)) return -1;
+    if (!times || !rates || times->type != VN_SEQ || rates->type != VN_SEQ || times->n != rates->n || !times->n)
+        FAIL(t, "a rate table needs two lists of equal length, e.g. {times: [0 ms, 100 ms], rates: [5 Hz, 40 Hz]} "
+                "(each rate holds from its time until the next)");
+    p->n_table = times->n;
+    p->table_t = vl__calloc(times->n, sizeof(double));
+    p->table_rate = vl__calloc(times->n, sizeof(double));
+    for (size_t i = 0; i < times->n; ++i) {
+        if (rd_quantity(r, times->items[i], VL_DIM_TIME, &p->table_t[i], "times") ||
+            rd_quantity(r, rates->items[i], VL_DIM_RATE, &p->table_rate[i], "rates"))
+            return -1;
+        if (i && p->table_t[i] <= p->table_t[i - 1]) FAIL(times->items[i], "times must increase");
+        if (p->table_rate[i] < 0) FAIL(rates->items[i], "a rate must not be negative");
+    }
+    return 0;
+}
+
+static int read_spike_file(rd *r, vnode *fn, vl_pop_spec *p) {
+    char *path = find_data(r, fn);
+    if (!path) return -1;
+    FILE *f = fopen(path, "r");
+    free(path);
+    char line[512];
+    int ln = 0;
+    size_t cap = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        ++ln;
+        char *s = line;
+        while (isspace((unsigned char)*s)) ++s;
+        if (!*s || *s == '#' || isalpha((unsigned char)*s)) continue; /* comment or header */
+        char *e1, *e2;
+        unsigned long id = strtoul(s, &e1, 10);
+        while (*e1 == ',' || isspace((unsigned char)*e1)) ++e1;
+        double t = strtod(e1, &e2);
+        if (e1 == s || e2 == e1) {
+            vl_mark m = {fn->mark.file, fn->mark.line, fn->mark.col};
+            vl__diag_error(r->d, m, "spike file '%s', line %d: expected 'neuron,time_ms', e.g. '3,12.5'", fn->str, ln);
+            fclose(f);
+            return -1;
+        }
+        if (p->n_spk == cap) {
+            cap = cap ? 2 * cap : 256;
+            p->spk_id = vl__realloc(p->spk_id, cap * sizeof *p->spk_id);
+            p->spk_t = vl__realloc(p->spk_t, cap * sizeof *p->spk_t);
+        }
+        p->spk_id[p->n_spk] = (uint32_t)id;
+        p->spk_t[p->n_spk++] = t;
+    }
+    if (f) fclose(f);
+    return 0;
+}
+
+static int read_input(rd *r, vnode *m, vl_pop_spec *p) {
+    p->stop = INFINITY;
+    if (rd_opt_quantity(r, m, "start", VL_DIM_TIME, &p->start) || rd_opt_quantity(r, m, "stop", VL_DIM_TIME, &p->stop))
+        return -1;
+    if (p->type == VL_POP_POISSON) {
+        vnode *rate = vn_get(m, "rate");
+        if (!rate) FAIL(m, "a poisson input needs a rate, e.g. rate: 10 Hz");
+        if (rate->type == VN_SCALAR) {
+            if (rd_quantity(r, rate, VL_DIM_RATE, &p->rate, "rate")) return -1;
+            if (p->rate < 0) FAIL(rate, "rate must not be negative, e.g. 10 Hz");
+        } else if (rate->type == VN_SEQ) {
+            if (rate->n != p->size)
+                FAIL(rate, "a per-neuron rate list needs one rate per neuron (%u), found %zu", p->size, rate->n);
+            p->rates = vl__calloc(p->size, sizeof(double));
+            for (size_t i = 0; i < rate->n; ++i) {
+                if (rd_quantity(r, rate->items[i], VL_DIM_RATE, &p->rates[i], "rate")) return -1;
+                if (p->rates[i] < 0) FAIL(rate->items[i], "rate must not be negative");
+            }
+        } else if (read_table(r, rate, p)) {
+            return -1;
+        }
+    } else {
+        vnode *sp = vn_get(m, "spikes"), *fn = vn_get(m, "file");
+        if (!!sp == !!fn)
+            FAIL(m, "a spike_times input needs either spikes: [[neuron, time], ...] (e.g. [[0, 10 ms], [3, 12.5 ms]]) "
+                    "or file: data/spikes.csv");
+        if (fn) {
+            if (fn->type != VN_SCALAR) FAIL(fn, "file: expected a path such as data/spikes.csv");
+            if (read_spike_file(r, fn, p)) return -1;
+        } else {
+            if (sp->type != VN_SEQ) FAIL(sp, "spikes: expected a list of [neuron, time] pairs, e.g. [[0, 10 ms]]");
+            p->spk_id = vl__calloc(sp->n, sizeof *p->spk_id);
+            p->spk_t = vl__calloc(sp->n, sizeof *p->spk_t);
+            for (size_t i = 0; i < sp->n; ++i) {
+                vnode *it = sp->items[i];
+                uint64_t id;
+                if (it->type != VN_SEQ || it->n != 2) FAIL(it, "expected a [neuron, time] pair, e.g. [0, 10 ms]");
+                if (rd_uint(r, it->items[0], &id, "neuron", 0) ||
+                    rd_quantity(r, it->items[1], VL_DIM_TIME, &p->spk_t[i], "spike time"))
+                    return -1;
+                p->spk_id[i] = (uint32_t)id;
+            }
+            p->n_spk = sp->n;
+        }
+        for (size_t i = 0; i < p->n_spk; ++i) {
+            if (p->spk_id[i] >= p->size) FAIL(fn ? fn : sp, "spike %zu names neuron %u but the input has %u neurons", i,
+                                              p->spk_id[i], p->size);
+            if (p->spk_t[i] < 0) FAIL(fn ? fn : sp, "spike %zu has a negative time", i);
+        }
+    }
+    return 0;
+}
+
+static int read_subgroups(rd *r, vnode *sg, vl_pop_spec *p) {
+    if (sg->type != VN_MAP) FAIL(sg, "subgroups: expected a mapping such as {cue_A: \"0:100\"}");
+    p->sub = vl__calloc(sg->n, sizeof *p->sub);
+    for (size_t i = 0; i < sg->n; ++i) {
+        vnode *v = sg->items[i];
+        sg->used[i] = 1;
+        unsigned long lo, hi;
+        char tail;
+        if (v->type != VN_SCALAR || sscanf(v->str, "%lu:%lu%c", &lo, &hi, &tail) != 2 || lo >= hi || hi > p->size)
+            FAIL(v, "subgroup '%s': expected \"first:end\" inside 0..%u, e.g. \"0:100\"", sg->keys[i], p->size);
+        snprintf(p->sub[i].name, sizeof p->sub[i].name, "%s", sg->keys[i]);
+        p->sub[i].lo = (uint32_t)lo;
+        p->sub[i].hi = (uint32_t)hi;
+    }
+    p->n_sub = sg->n;
+    return 0;
+}
+
+static const char *neuron_models[] = {"lif_cond_exp", "lif_curr_exp", "lif_delta", NULL};
+static const char *input_models[] = {"poisson", "spike_times", NULL};
+
+static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *p, int is_input) {
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->mark = km;
+    if (m->type != VN_MAP) FAIL(m, "population '%s': expected a mapping such as {size: 100, model: lif_cond_exp}", name);
+    if (!name[0] || strpbrk(name, "[]./ :")) {
+        vl__diag_error(r->d, km, "population name '%s' may not be empty or contain [ ] . / : or spaces", name);
+        return -1;
+    }
+    vnode *size = vn_get(m, "size"), *model = vn_get(m, "model");
+    if (!size) FAIL(m, "population '%s' needs a size, e.g. size: 100", name);
+    uint64_t n;
+    if (size->type == VN_SCALAR && size->str[0] == '-')
+        FAIL(size, "size must be a positive whole number, e.g. size: 100; found '%s'", size->str);
+    if (rd_uint(r, size, &n, "size", 1)) return -1;
+    if (n > 0xFFFFFFFFull) FAIL(size, "size must fit in 32 bits");
+    p->size = (uint32_t)n;
+    if (!model || model->type != VN_SCALAR)
+        FAIL(model ? model : m, "population '%s' needs a model, e.g. model: %s", name, is_input ? "poisson" : "lif_cond_exp");
+    const char *const *list = is_input ? input_models : neuron_models;
+    int found = -1;
+    for (int i = 0; list[i]; ++i)
+        if (!strcmp(list[i], model->str)) found = i;
+    if (found < 0) {
+        const char *const *other = is_input ? neuron_models : input_models;
+        for (int i = 0; other[i]; ++i)
+            if (!strcmp(other[i], model->str))
+                FAIL(model, "'%s' is %s model: put it under %s", model->str, is_input ? "a neuron" : "an input",
+                     is_input ? "populations:" : "inputs: (inputs are sources only)");
+        const char *near = vl__closest(model->str, list);
+        FAIL(model, "unknown model '%s'%s%s%s; expected one of %s", model->str, near ? "; did you mean '" : "",
+             near ? near : "", near ? "'" : "", is_input ? "poisson, spike_times" : "lif_cond_exp, lif_curr_exp, lif_delta");
+    }
+    if (is_input) {
+        p->type = found == 0 ? VL_POP_POISSON : VL_POP_SPIKE_TIMES;
+        if (read_input(r, m, p)) return -1;
+        static const char *kp[] = {"size", "model", "rate", "start", "stop", "subgroups", NULL};
+        static const char *ks[] = {"size", "model", "spikes", "file", "start", "stop", "subgroups", NULL};
+        vnode *sg = vn_get(m, "subgroups");
+        if (sg && read_subgroups(r, sg, p)) return -1;
+        return vn_check_keys(m, p->type == VL_POP_POISSON ? kp : ks, "an input", r->d);
+    }
+    p->type = VL_POP_NEURON;
+    p->model = found;
+    if (read_neuron(r, m, p)) return -1;
+    vnode *sg = vn_get(m, "subgroups");
+    if (sg && read_subgroups(r, sg, p)) return -1;
+    static const char *kn[] = {"size", "model", "params", "receptors", "init", "refractory", "subgroups", NULL};
+    return vn_check_keys(m, kn, "a population", r->d);
+}
+
+static int find_pop(const vl_spec *s, const char *name) {
+    for (size_t i = 0; i < s->n_pops; ++i)
+        if (!strcmp(s->pops[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* "pop", "pop[a:b]", "pop[k]", "pop.sub", "pop[sub]" -> population and range. */
+static int resolve_ref(rd *r, const vnode *n, int *pop, uint32_t *lo, uint32_t *hi) {
+    if (n->type != VN_SCALAR) FAIL(n, "expected a population name such as exc, a slice exc[0:50] or a subgroup exc.cue");
+    char name[64], sel[64] = "";
+    const char *br = strchr(n->str, '['), *dot = strchr(n->str, '.');
+    size_t len = br ? (size_t)(br - n->str) : dot ? (size_t)(dot - n->str) : strlen(n->str);
+    if (len >= sizeof name) FAIL(n, "population name too long");
+    memcpy(name, n->str, len);
+    name[len] = 0;
+    if (br) {
+        const char *end = strchr(br, ']');
+        if (!end || end[1] || (size_t)(end - br - 1) >= sizeof sel) FAIL(n, "bad slice '%s'; expected e.g. exc[0:50]", n->str);
+        memcpy(sel, br + 1, (size_t)(end - br - 1));
+        sel[end - br - 1] = 0;
+    } else if (dot) {
+        snprintf(sel, sizeof sel, "%s", dot + 1);
+    }
+    int i = find_pop(r->s, name);
+    if (i < 0) {
+        const char *cand[256];
+        size_t k = 0;
+        for (; k < r->s->n_pops && k < 255; ++k) cand[k] = r->s->pops[k].name;
+        cand[k] = NULL;
+        const char *near = vl__closest(name, cand);
+        FAIL(n, "no population or input named '%s'%s%s%s", name, near ? "; did you mean '" : "", near ? near : "",
+             near ? "'?" : "");
+    }
+    const vl_pop_spec *p = &r->s->pops[i];
+    *pop = i;
+    *lo = 0;
+    *hi = p->size;
+    if (!sel[0]) return 0;
+    unsigned long a, b;
+    char tail;
+    if (sscanf(sel, "%lu:%lu%c", &a, &b, &tail) == 2) {
+        if (a >= b || b > p->size) FAIL(n, "slice [%lu:%lu] is empty or outside '%s' (size %u)", a, b, name, p->size);
+        *lo = (uint32_t)a;
+        *hi = (uint32_t)b;
+        return 0;
+    }
+    if (sscanf(sel, "%lu%c", &a, &tail) == 1) {
+        if (a >= p->size) FAIL(n, "neuron %lu is outside '%s' (size %u)", a, name, p->size);
+        *lo = (uint32_t)a;
+        *hi = (uint32_t)a + 1;
+        return 0;
+    }
+    for (size_t k = 0; k < p->n_sub; ++k)
+        if (!strcmp(p->sub[k].name, sel)) { *lo = p->sub[k].lo; *hi = p->sub[k].hi; return 0; }
+    FAIL(n, "'%s' has no subgroup '%s' (define it under subgroups:, or use a slice such as %s[0:10])", name, sel, name);
+}
+
+static int read_connect(rd *r, vnode *c, vl_proj_spec *pr, vl_proj_spec *tmpl_out) {
+    (void)tmpl_out;
+    pr->autapses = 1;
+    pr->multapses = 1;
+    if (c->type == VN_SCALAR) {
+        if (!strcmp(c->str, "all_to_all")) { pr->rule = VL_CONN_ALL_TO_ALL; return 0; }
+        if (!strcmp(c->str, "one_to_one")) { pr->rule = VL_CONN_ONE_TO_ONE; return 0; }
+        FAIL(c, "unknown connection rule '%s'; expected all_to_all, one_to_one, {fixed_probability: 0.02}, "
+                "{fixed_indegree: 100}, {fixed_outdegree: 100}, {fixed_total_number: 1000} or {file: data/conn.csv}",
+             c->str);
+    }
+    if (c->type != VN_MAP) FAIL(c, "connect: expected a rule such as {fixed_probability: 0.02}");
+    static const char *keys[] = {"all_to_all", "one_to_one", "fixed_probability", "fixed_indegree", "fixed_outdegree",
+                                 "fixed_total_number", "file", "autapses", "multapses", NULL};
+    vnode *n;
+    int rules = 0;
+    if ((n = vn_get(c, "fixed_probability"))) {
+        ++rules;
+        pr->rule = VL_CONN_FIXED_PROB;
+        if (rd_number(r, n, &pr->p, "fixed_probability")) return -1;
+        if (!(pr->p >= 0 && pr->p <= 1)) FAIL(n, "fixed_probability must be between 0 and 1, e.g. 0.02");
+    }
+    const char *cnt[] = {"fixed_indegree", "fixed_outdegree", "fixed_total_number"};
+    const vl_conn_rule rule[] = {VL_CONN_FIXED_INDEGREE, VL_CONN_FIXED_OUTDEGREE, VL_CONN_FIXED_TOTAL};
+    for (int k = 0; k < 3; ++k)
+        if ((n = vn_get(c, cnt[k]))) {
+            ++rules;
+            pr->rule = rule[k];
+            if (rd_uint(r, n, &pr->n, cnt[k], 0)) return -1;
+        }
+    if ((n = vn_get(c, "file"))) {
+        ++rules;
+        pr->rule = VL_CONN_FILE;
+        if (n->type != VN_SCALAR) FAIL(n, "file: expected a path such as data/conn.csv");
+        if (!(pr->file = find_data(r, n))) return -1;
+    }
+    if ((n = vn_get(c, "all_to_all"))) ++rules, pr->rule = VL_CONN_ALL_TO_ALL;
+    if ((n = vn_get(c, "one_to_one"))) ++rules, pr->rule = VL_CONN_ONE_TO_ONE;
+    if ((n = vn_get(c, "autapses")) && rd_bool(r, n, &pr->autapses, "autapses")) return -1;
+    if ((n = vn_get(c, "multapses")) && rd_bool(r, n, &pr->multapses, "multapses")) return -1;
+    if (vn_check_keys(c, keys, "connect", r->d)) return -1;
+    if (rules != 1) FAIL(c, "connect: give exactly one rule, e.g. {fixed_probability: 0.02}");
+    return 0;
+}
+
+static int read_projection(rd *r, vnode *m, size_t index) {
+    vl_spec *s = r->s;
+    if (m->type != VN_MAP) FAIL(m, "a projection is a mapping such as {from: exc, to: inh, receptor: exc, "
+                                   "connect: {fixed_probability: 0.02}, weight: 6 nS}");
+    vnode *from = vn_get(m, "from"), *to = vn_get(m, "to"), *rec = vn_get(m, "receptor"), *con = vn_get(m, "connect");
+    vnode *w = vn_get(m, "weight"), *dl = vn_get(m, "delay"), *nm = vn_get(m, "name");
+    static const char *keys[] = {"name", "from", "to", "receptor", "connect", "weight", "delay", NULL};
+    if (vn_check_keys(m, keys, "a projection", r->d)) return -1;
+    if (!from) FAIL(m, "projection %zu needs from: (a population or input)", index);
+    if (!to) FAIL(m, "projection %zu needs to: (a population, a slice such as exc[0:50], or a list)", index);
+    if (!con) FAIL(m, "projection %zu needs connect:, e.g. connect: {fixed_probability: 0.02}", index);
+    vl_proj_spec base;
+    memset(&base, 0, sizeof base);
+    base.mark = m->mark;
+    if (resolve_ref(r, from, &base.src, &base.src_lo, &base.src_hi)) return -1;
+    if (read_connect(r, con, &base, NULL)) return -1;
+    size_t n_to = to->type == VN_SEQ ? to->n : 1;
+    if (n_to == 0) FAIL(to, "to: the list is empty");
+    for (size_t k = 0; k < n_to; ++k) {
+        vnode *t = to->type == VN_SEQ ? to->items[k] : to;
+        vl_proj_spec pr = base;
+        pr.file = base.file ? vl__strdup(base.file) : NULL;
+        if (resolve_ref(r, t, &pr.tgt, &pr.tgt_lo, &pr.tgt_hi)) { free(pr.file); return -1; }
+        const vl_pop_spec *tp = &s->pops[pr.tgt];
+        if (tp->type != VL_POP_NEURON) {
+            free(pr.file);
+            FAIL(t, "'%s' is an input and can only be a source; connect it from: %s to a neuron population "
+                    "(to drive neurons with Poisson spikes, make a poisson input and project it onto them)",
+                 tp->name, tp->name);
+        }
+        if (nm && nm->type == VN_SCALAR)
+            snprintf(pr.name, sizeof pr.name, n_to > 1 ? "%s_%s" : "%s", nm->str, tp->name);
+        else
+            snprintf(pr.name, sizeof pr.name, "%s_to_%s", s->pops[pr.src].name, tp->name);
+        pr.receptor = -1;
+        if (rec) {
+            if (rec->type != VN_SCALAR) { free(pr.file); FAIL(rec, "receptor: expected a receptor name such as exc"); }
+            for (size_t q = 0; q < tp->n_rec; ++q)
+                if (!strcmp(tp->rec[q].name, rec->str)) pr.receptor = (int)q;
+            if (pr.receptor < 0) {
+                char list[256] = "";
+                for (size_t q = 0; q < tp->n_rec; ++q) {
+                    if (q) strncat(list, ", ", sizeof list - strlen(list) - 1);
+                    strncat(list, tp->rec[q].name, sizeof list - strlen(list) - 1);
+                }
+                free(pr.file);
+                FAIL(rec, "population '%s' has no receptor '%s'; its receptors are: %s", tp->name, rec->str, list);
+            }
+        } else if (tp->n_rec == 1) {
+            pr.receptor = 0;
+        } else {
+            free(pr.file);
+            FAIL(m, "projection %zu needs receptor: (one of the target's receptors, e.g. receptor: %s)", index,
+                 tp->rec[0].name);
+        }
+        if (pr.rule == VL_CONN_ONE_TO_ONE && pr.src_hi - pr.src_lo != pr.tgt_hi - pr.tgt_lo) {
+            free(pr.file);
+            FAIL(con, "one_to_one needs source and target of equal size (%u vs %u); use slices such as exc[0:%u]",
+                 pr.src_hi - pr.src_lo, pr.tgt_hi - pr.tgt_lo, pr.src_hi - pr.src_lo);
+        }
+        vl_dim wd = g_dim_of_model[tp->model];
+        if (w) {
+            if (w->type == VN_SCALAR && !strcmp(w->str, "file")) {
+                if (pr.rule != VL_CONN_FILE) { free(pr.file); FAIL(w, "weight: file needs connect: {file: ...}"); }
+                pr.weight_from_file = 1;
+            } else if (rd_dist(r, w, wd, &pr.weight, "weight")) {
+                free(pr.file);
+                return -1;
+            }
+        } else if (pr.rule == VL_CONN_FILE) {
+            pr.weight_from_file = 1;
+        } else {
+            free(pr.file);
+            FAIL(m, "projection %zu needs weight:, e.g. weight: %s", index, vl_dim_example(wd));
+        }
+        if (!pr.weight_from_file) {
+            if (tp->model == VL_LIF_COND_EXP && (pr.weight.a < 0 || (pr.weight.kind == VL_DIST_UNIFORM && pr.weight.a < 0))) {
+                free(pr.file);
+                FAIL(w, "a conductance weight must not be negative: inhibition comes from the receptor's reversal "
+                        "potential; use receptor: inh with a positive weight, e.g. weight: 67 nS");
+            }
+            if (tp->model == VL_LIF_COND_EXP && pr.weight.kind == VL_DIST_NORMAL && pr.weight.lo < 0) pr.weight.lo = 0;
+        }
+        pr.delay.kind = VL_DIST_CONST;
+        pr.delay.lo = 0;
+        pr.delay.hi = INFINITY;
+        pr.delay.mark = m->mark;
+        if (dl) {
+            if (dl->type == VN_SCALAR && !strcmp(dl->str, "file")) {
+                if (pr.rule != VL_CONN_FILE) { free(pr.file); FAIL(dl, "delay: file needs connect: {file: ...}"); }
+                pr.delay_from_file = 1;
+            } else {
+                if (rd_dist(r, dl, VL_DIM_TIME, &pr.delay, "delay")) { free(pr.file); return -1; }
+                if (pr.delay.a < 0) { free(pr.file); FAIL(dl, "delay must not be negative, e.g. delay: 1.5 ms"); }
+                if (pr.delay.lo < 0) pr.delay.lo = 0;
+                if (pr.delay.kind == VL_DIST_CONST) {
+                    double steps = pr.delay.a / s->dt;
+                    if (fabs(steps - nearbyint(steps)) > 1e-6 * (1 + steps)) {
+                        free(pr.file);
+                        FAIL(dl, "delay %g ms is not a whole number of time steps (dt = %g ms); use a multiple of dt, "
+                                 "e.g. %g ms", pr.delay.a, s->dt, nearbyint(steps) * s->dt);
+                    }
+                }
+            }
+        }
+        if (pr.rule == VL_CONN_FIXED_INDEGREE && !pr.multapses && pr.n > pr.src_hi - pr.src_lo) {
+            free(pr.file);
+            FAIL(con, "fixed_indegree %llu exceeds the %u sources while multapses are off", (unsigned long long)pr.n,
+                 pr.src_hi - pr.src_lo);
+        }
+        if (pr.rule == VL_CONN_FIXED_OUTDEGREE && !pr.multapses && pr.n > pr.tgt_hi - pr.tgt_lo) {
+            free(pr.file);
+            FAIL(con, "fixed_outdegree %llu exceeds the %u targets while multapses are off", (unsigned long long)pr.n,
+                 pr.tgt_hi - pr.tgt_lo);
+        }
+        vl_proj_spec *np = vl__realloc(s->proj, (s->n_proj + 1) * sizeof *np);
+        if (!np) { free(pr.file); return -1; }
+        s->proj = np;
+        s->proj[s->n_proj++] = pr;
+    }
+    return 0;
+}
+
+static int parse_ids(rd *r, vnode *n, uint32_t size, uint32_t **ids, size_t *count) {
+    unsigned long lo = 0, hi = size;
+    char tail;
+    if (n->type == VN_SCALAR) {
+        if (!strcmp(n->str, "all")) {
+        } else if (sscanf(n->str, "%lu:%lu%c", &lo, &hi, &tail) != 2 || lo >= hi || hi > size) {
+            FAIL(n, "neurons: expected all, \"first:end\" inside 0..%u (e.g. \"0:10\") or a list of ids", size);
+        }
+        *ids = vl__calloc(hi - lo, sizeof **ids);
+        for (unsigned long i = lo; i < hi; ++i) (*ids)[i - lo] = (uint32_t)i;
+        *count = hi - lo;
+        return 0;
+    }
+    if (n->type != VN_SEQ || !n->n) FAIL(n, "neurons: expected all, \"0:10\" or a list of ids such as [0, 5, 7]");
+    *ids = vl__calloc(n->n, sizeof **ids);
+    for (size_t i = 0; i < n->n; ++i) {
+        uint64_t v;
+        if (rd_uint(r, n->items[i], &v, "neuron id", 0)) return -1;
+        if (v >= size) FAIL(n->items[i], "neuron %llu is outside the population (size %u)", (unsigned long long)v, size);
+        (*ids)[i] = (uint32_t)v;
+    }
+    *count = n->n;
+    return 0;
+}
+
+static int read_record(rd *r, vnode *m) {
+    vl_spec *s = r->s;
+    s->rec_spikes = vl__calloc(s->n_pops, sizeof(int));
+    if (!m) {
+        for (size_t i = 0; i < s->n_pops; ++i) s->rec_spikes[i] = s->pops[i].type == VL_POP_NEURON;
+        return 0;
+    }
+    if (m->type != VN_MAP) FAIL(m, "record: expected a mapping such as {spikes: [exc, inh]}");
+    static const char *keys[] = {"spikes", "state", "rates", NULL};
+    vnode *sp = vn_get(m, "spikes"), *st = vn_get(m, "state"), *rt = vn_get(m, "rates");
+    if (vn_check_keys(m, keys, "record", r->d)) return -1;
+    if (sp) {
+        if (sp->type == VN_SCALAR && !strcmp(sp->str, "all")) {
+            for (size_t i = 0; i < s->n_pops; ++i) s->rec_spikes[i] = 1;
+        } else if (sp->type == VN_SEQ) {
+            for (size_t i = 0; i < sp->n; ++i) {
+                int pop;
+                uint32_t lo, hi;
+                if (resolve_ref(r, sp->items[i], &pop, &lo, &hi)) return -1;
+                s->rec_spikes[pop] = 1;
+            }
+        } else if (!(sp->type == VN_SCALAR && !strcmp(sp->str, "none"))) {
+            FAIL(sp, "spikes: expected all, none or a list of population names such as [exc, inh]");
+        }
+    }
+    if (st) {
+        if (st->type != VN_SEQ)
+            FAIL(st, "state: expected a list such as [{population: exc, variables: [v], neurons: \"0:10\", every: 1 ms}]");
+        s->state = vl__calloc(st->n, sizeof *s->state);
+        for (size_t i = 0; i < st->n; ++i) {
+            vnode *e = st->items[i];
+            vl_state_rec_spec *sr = &s->state[s->n_state++];
+            if (e->type != VN_MAP) FAIL(e, "expected {population: exc, variables: [v], neurons: \"0:10\"}");
+            vnode *pn = vn_get(e, "population"), *vars = vn_get(e, "variables"), *ids = vn_get(e, "neurons"),
+                  *every = vn_get(e, "every");
+            static const char *k2[] = {"population", "variables", "neurons", "every", NULL};
+            if (vn_check_keys(e, k2, "a state recording", r->d)) return -1;
+            if (!pn || !vars) FAIL(e, "a state recording needs population: and variables:, e.g. {population: exc, "
+                                      "variables: [v]}");
+            uint32_t lo, hi;
+            if (resolve_ref(r, pn, &sr->pop, &lo, &hi)) return -1;
+            const vl_pop_spec *p = &s->pops[sr->pop];
+            if (p->type != VL_POP_NEURON) FAIL(pn, "'%s' is an input: it has no state to record", p->name);
+            if (vars->type == VN_SCALAR) {
+                sr->vars = vl__calloc(1, sizeof *sr->vars);
+                snprintf(sr->vars[0], 32, "%s", vars->str);
+                sr->n_vars = 1;
+            } else if (vars->type == VN_SEQ && vars->n) {
+                sr->vars = vl__calloc(vars->n, sizeof *sr->vars);
+                for (size_t k = 0; k < vars->n; ++k) {
+                    if (vars->items[k]->type != VN_SCALAR) FAIL(vars->items[k], "expected a variable name such as v");
+                    snprintf(sr->vars[k], 32, "%s", vars->items[k]->str);
+                }
+                sr->n_vars = vars->n;
+            } else {
+                FAIL(vars, "variables: expected a list such as [v, g_exc]");
+            }
+            for (size_t k = 0; k < sr->n_vars; ++k) {
+                int ok = !strcmp(sr->vars[k], "v");
+                const char *prefix = p->model == VL_LIF_CURR_EXP ? "I_" : "g_";
+                for (size_t q = 0; q < p->n_rec && p->model != VL_LIF_DELTA; ++q) {
+                    char nm[40];
+                    snprintf(nm, sizeof nm, "%s%s", prefix, p->rec[q].name);
+                    ok |= !strcmp(nm, sr->vars[k]);
+                }
+                if (!ok) FAIL(vars, "'%s' has no variable '%s'; it has v%s%s<receptor> (e.g. %s%s)", p->name,
+                              sr->vars[k], p->model == VL_LIF_DELTA ? "" : " and ", p->model == VL_LIF_DELTA ? "" : prefix,
+                              prefix, p->rec[0].name);
+            }
+            if (ids) {
+                if (parse_ids(r, ids, p->size, &sr->ids, &sr->n_ids)) return -1;
+            } else {
+                uint32_t n = p->size < 10 ? p->size : 10;
+                sr->ids = vl__calloc(n, sizeof *sr->ids);
+                for (uint32_t k = 0; k < n; ++k) sr->ids[k] = k;
+                sr->n_ids = n;
+            }
+            sr->every = 1;
+            if (every) {
+                double ev;
+                if (rd_quantity(r, every, VL_DIM_TIME, &ev, "every")) return -1;
+                double steps = nearbyint(ev / s->dt);
+                if (steps < 1 || fabs(ev / s->dt - steps) > 1e-6 * steps)
+                    FAIL(every, "every must be a positive multiple of dt (%g ms), e.g. every: %g ms", s->dt, s->dt * 10);
+                sr->every = (uint32_t)steps;
+            }
+        }
+    }
+    if (rt) {
+        vnode *bin = rt->type == VN_MAP ? vn_get(rt, "bin") : NULL;
+        static const char *k3[] = {"bin", NULL};
+        if (!bin) FAIL(rt, "rates: expected {bin: 5 ms}");
+        if (vn_check_keys(rt, k3, "rates", r->d)) return -1;
+        if (rd_quantity(r, bin, VL_DIM_TIME, &s->rate_bin, "bin")) return -1;
+        double steps = nearbyint(s->rate_bin / s->dt);
+        if (steps < 1 || fabs(s->rate_bin / s->dt - steps) > 1e-6 * steps)
+            FAIL(bin, "bin must be a positive multiple of dt (%g ms), e.g. bin: 5 ms", s->dt);
+    }
+    return 0;
+}
+
+static int read_model(rd *r, vnode *root) {
+    vl_spec *s = r->s;
+    if (root->type != VN_MAP) FAIL(root, "a model file is a mapping with name:, dt:, duration:, populations:, ...");
+    static const char *keys[] = {"name", "description", "dt", "duration", "seed", "deterministic", "populations",
+                                 "inputs", "projections", "record", NULL};
+    vnode *n;
+    s->dt = 0.1;
+    s->duration = 1000.0;
+    s->seed = 1;
+    if ((n = vn_get(root, "name")) && n->type == VN_SCALAR) s->name = vl__strdup(n->str);
+    else s->name = vl__strdup("model");
+    vn_get(root, "description");
+    if ((n = vn_get(root, "dt"))) {
+        if (rd_quantity(r, n, VL_DIM_TIME, &s->dt, "dt")) return -1;
+        if (!(s->dt > 0)) FAIL(n, "dt must be positive, e.g. dt: 0.1 ms");
+    }
+    if ((n = vn_get(root, "duration"))) {
+        if (rd_quantity(r, n, VL_DIM_TIME, &s->duration, "duration")) return -1;
+        if (s->duration < 0) FAIL(n, "duration must not be negative, e.g. duration: 1 s");
+    }
+    if ((n = vn_get(root, "seed")) && rd_uint(r, n, &s->seed, "seed", 0)) return -1;
+    if ((n = vn_get(root, "deterministic")) && rd_bool(r, n, &s->deterministic, "deterministic")) return -1;
+    vnode *pops = vn_get(root, "populations"), *ins = vn_get(root, "inputs");
+    if (!pops) FAIL(root, "the model needs populations:, e.g. populations: {exc: {size: 100, model: lif_cond_exp}}");
+    if (pops->type != VN_MAP) FAIL(pops, "populations: expected a mapping of names to populations");
+    if (ins && ins->type != VN_MAP) FAIL(ins, "inputs: expected a mapping of names to inputs");
+    size_t total = pops->n + (ins ? ins->n : 0);
+    s->pops = vl__calloc(total, sizeof *s->pops);
+    for (int pass = 0; pass < 2; ++pass) {
+        vnode *m = pass ? ins : pops;
+        for (size_t i = 0; m && i < m->n; ++i) {
+            m->used[i] = 1;
+            if (find_pop(s, m->keys[i]) >= 0) {
+                vl__diag_error(r->d, m->key_marks[i], "the name '%s' is used twice (populations and inputs share names)",
+                               m->keys[i]);
+                return -1;
+            }
+            vl_pop_spec *p = &s->pops[s->n_pops++];
+            if (read_pop(r, m->keys[i], m->key_marks[i], m->items[i], p, pass)) return -1;
+        }
+    }
+    vnode *proj = vn_get(root, "projections");
+    if (proj) {
+        if (proj->type != VN_SEQ) FAIL(proj, "projections: expected a list of projections (each starting with '- ')");
+        for (size_t i = 0; i < proj->n; ++i)
+            if (read_projection(r, proj->items[i], i)) return -1;
+    }
+    if (read_record(r, vn_get(root, "record"))) return -1;
+    return vn_check_keys(root, keys, "the model", r->d);
+}
+
+static char *keep_string(vl_spec *s, const char *str) {
+    char **a = vl__realloc(s->strings, (s->n_strings + 1) * sizeof *a);
+    if (!a) return NULL;
+    s->strings = a;
+    return s->strings[s->n_strings++] = vl__strdup(str);
+}
+
+int vl_spec_read(const char *path, const char *const *overrides, size_t n_over, vl_spec *s, vl_diag *d) {
+    memset(s, 0, sizeof *s);
+    s->path = vl__strdup(path);
+    const char *origin = keep_string(s, path);
+    vnode *root = vn_load_file(path, origin, d);
+    if (!root) return -1;
+    for (size_t i = 0; i < n_over; ++i) {
+        char label[600];
+        snprintf(label, sizeof label, "--set %s", overrides[i]);
+        if (vn_apply_override(root, overrides[i], keep_string(s, label), d)) { vn_free(root); return -1; }
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    rd r = {d, s, dir};
+    int rc = read_model(&r, root);
+    s->text = vn_to_yaml(root);
+    vn_free(root);
+    return rc;
+}
+
+void vl_spec_free(vl_spec *s) {
+    for (size_t i = 0; i < s->n_pops; ++i) {
+        vl_pop_spec *p = &s->pops[i];
+        free(p->rec); free(p->init_g); free(p->rates); free(p->table_t); free(p->table_rate);
+        free(p->spk_id); free(p->spk_t); free(p->sub);
+    }
+    for (size_t i = 0; i < s->n_proj; ++i) free(s->proj[i].file);
+    for (size_t i = 0; i < s->n_state; ++i) { free(s->state[i].vars); free(s->state[i].ids); }
+    for (size_t i = 0; i < s->n_strings; ++i) free(s->strings[i]);
+    free(s->strings); free(s->pops); free(s->proj); free(s->state); free(s->rec_spikes);
+    free(s->path); free(s->name); free(s->text);
+    memset(s, 0, sizeof *s);
+}

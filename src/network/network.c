@@ -1,0 +1,374 @@
+/* Connectivity generation (every rule), weights, delays and initial values. Each CSR row (or
+ * column, for fixed_indegree) draws from Philox keyed by (seed, projection) at counter (row, k),
+ * so rows can be generated in parallel and the result never depends on the thread count. */
+#include "network/network.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/neuron.h"
+#include "kernels/philox.h"
+#include "model/model.h"
+
+double vl_dist_draw(const vl_dist *dist, uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c) {
+    if (dist->kind == VL_DIST_CONST) return dist->a;
+    double x = dist->a;
+    /* Truncation redraws (up to 64 times, then clips): the NEST "redraw" convention. */
+    for (uint32_t attempt = 0; attempt < 64; ++attempt) {
+        vl_u32x4 r = vl_rand4(seed, stream, a, b, c + (attempt << 8));
+        double u1 = vl_u01d(r.v[0], r.v[1]), u2 = vl_u01d(r.v[2], r.v[3]);
+        if (dist->kind == VL_DIST_UNIFORM) return dist->a + (dist->b - dist->a) * u1;
+        double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        x = dist->kind == VL_DIST_NORMAL ? dist->a + dist->b * z : dist->a * exp(dist->b * z);
+        if (x >= dist->lo && x <= dist->hi) return x;
+    }
+    return x < dist->lo ? dist->lo : x > dist->hi ? dist->hi : x;
+}
+
+static double u01(uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c) {
+    vl_u32x4 r = vl_rand4(seed, stream, a, b, c);
+    return vl_u01d(r.v[0], r.v[1]);
+}
+
+/* Uniform integer in [0, n) without modulo bias worth worrying about (n < 2^32, 64-bit draw). */
+static uint32_t uint_below(uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c, uint32_t n) {
+    vl_u32x4 r = vl_rand4(seed, stream, a, b, c);
+    /* 32-bit multiply-shift on the high word, corrected by the low word: bias < 2^-32. */
+    uint64_t hi = (uint64_t)r.v[0] * n, lo = ((uint64_t)r.v[1] * n) >> 32;
+    return (uint32_t)((hi + lo) >> 32);
+}
+
+typedef struct gen {
+    const vl_spec *s;
+    const vl_proj_spec *p;
+    uint64_t seed;
+    uint32_t stream;
+    uint32_t n_src, n_tgt;
+} gen;
+
+static int is_self(const gen *g, uint32_t row, uint32_t tgt_idx) {
+    return !g->p->autapses && g->p->src == g->p->tgt && g->p->src_lo + row == tgt_idx;
+}
+
+/* Writes the targets of row into out (when non-NULL) and returns their number. Rules that are
+ * generated per row: all_to_all, one_to_one, fixed_probability, fixed_outdegree. */
+static uint64_t gen_row(const gen *g, uint32_t row, uint32_t *out) {
+    const vl_proj_spec *p = g->p;
+    uint64_t n = 0;
+    switch (p->rule) {
+    case VL_CONN_ALL_TO_ALL:
+        for (uint32_t j = 0; j < g->n_tgt; ++j)
+            if (!is_self(g, row, p->tgt_lo + j)) { if (out) out[n] = p->tgt_lo + j; ++n; }
+        break;
+    case VL_CONN_ONE_TO_ONE:
+        if (!is_self(g, row, p->tgt_lo + row)) { if (out) out[0] = p->tgt_lo + row; n = 1; }
+        break;
+    case VL_CONN_FIXED_PROB: {
+        if (p->p <= 0) break;
+        /* Geometric skipping: the gap to the next connected target is geometric(p). */
+        double lq = p->p < 1 ? log1p(-p->p) : -INFINITY;
+        int64_t j = -1;
+        for (uint32_t k = 0;; ++k) {
+            if (p->p >= 1) j += 1;
+            else j += 1 + (int64_t)floor(log(u01(g->seed, g->stream, row, k, 0)) / lq);
+            if (j >= (int64_t)g->n_tgt) break;
+            if (!is_self(g, row, p->tgt_lo + (uint32_t)j)) { if (out) out[n] = p->tgt_lo + (uint32_t)j; ++n; }
+        }
+        break;
+    }
+    case VL_CONN_FIXED_OUTDEGREE: {
+        /* The count is fixed by construction; only the filling pass draws. */
+        if (!out) { n = p->n; break; }
+        for (uint32_t attempt = 0; n < p->n && attempt < 100000000u; ++attempt) {
+            uint32_t j = p->tgt_lo + uint_below(g->seed, g->stream, row, attempt, 0, g->n_tgt);
+            if (is_self(g, row, j)) continue;
+            int dup = 0;
+            for (uint64_t q = 0; !p->multapses && q < n && !dup; ++q) dup = out[q] == j;
+            if (!dup) out[n++] = j;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return n;
+}
+
+static int build_rows(const gen *g, vl_csr *c) {
+    c->row_ptr = vl__calloc((size_t)c->n_rows + 1, sizeof *c->row_ptr);
+    if (!c->row_ptr) return -1;
+    uint64_t *cnt = c->row_ptr + 1;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) cnt[r] = gen_row(g, (uint32_t)r, NULL);
+    for (uint32_t r = 0; r < c->n_rows; ++r) c->row_ptr[r + 1] += c->row_ptr[r];
+    c->n_syn = c->row_ptr[c->n_rows];
+    c->col = vl__calloc(c->n_syn, sizeof *c->col);
+    if (!c->col) return -1;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) gen_row(g, (uint32_t)r, c->col + c->row_ptr[r]);
+    return 0;
+}
+
+/* COO (src row, target) pairs -> CSR, keeping the order of the pairs within each row. */
+static int coo_to_csr(vl_csr *c, const uint32_t *rows, const uint32_t *cols, const float *w, const float *dl,
+                      uint64_t n, float **w_out, float **dl_out) {
+    c->row_ptr = vl__calloc((size_t)c->n_rows + 1, sizeof *c->row_ptr);
+    c->col = vl__calloc(n, sizeof *c->col);
+    if (!c->row_ptr || !c->col) return -1;
+    for (uint64_t k = 0; k < n; ++k) c->row_ptr[rows[k] + 1]++;
+    for (uint32_t r = 0; r < c->n_rows; ++r) c->row_ptr[r + 1] += c->row_ptr[r];
+    uint64_t *fill = vl__calloc((size_t)c->n_rows, sizeof *fill);
+    if (!fill) return -1;
+    if (w) *w_out = vl__calloc(n, sizeof(float));
+    if (dl) *dl_out = vl__calloc(n, sizeof(float));
+    for (uint64_t k = 0; k < n; ++k) {
+        uint64_t at = c->row_ptr[rows[k]] + fill[rows[k]]++;
+        c->col[at] = cols[k];
+        if (w) (*w_out)[at] = w[k];
+        if (dl) (*dl_out)[at] = dl[k];
+    }
+    free(fill);
+    c->n_syn = n;
+    return 0;
+}
+
+static int build_indegree(const gen *g, vl_csr *c) {
+    const vl_proj_spec *p = g->p;
+    uint64_t n = (uint64_t)p->n * g->n_tgt;
+    uint32_t *rows = vl__calloc(n, sizeof *rows), *cols = vl__calloc(n, sizeof *cols);
+    if (!rows || !cols) { free(rows); free(cols); return -1; }
+    int fail = 0;
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t j = 0; j < (int64_t)g->n_tgt; ++j) {
+        uint32_t tgt = p->tgt_lo + (uint32_t)j, attempt = 0;
+        uint64_t base = (uint64_t)j * p->n, k = 0;
+        while (k < p->n) {
+            if (attempt > 100000000u) { fail = 1; break; }
+            uint32_t src = uint_below(g->seed, g->stream, (uint32_t)j, attempt++, 1, g->n_src);
+            if (!p->autapses && p->src == p->tgt && p->src_lo + src == tgt) continue;
+            int dup = 0;
+            for (uint64_t q = base; !p->multapses && q < base + k && !dup; ++q) dup = rows[q] == src;
+            if (dup) continue;
+            rows[base + k] = src;
+            cols[base + k] = tgt;
+            ++k;
+        }
+    }
+    int rc = fail ? -1 : coo_to_csr(c, rows, cols, NULL, NULL, n, NULL, NULL);
+    free(rows);
+    free(cols);
+    return rc;
+}
+
+static int build_total(const gen *g, vl_csr *c) {
+    const vl_proj_spec *p = g->p;
+    uint64_t n = p->n;
+    uint32_t *rows = vl__calloc(n, sizeof *rows), *cols = vl__calloc(n, sizeof *cols);
+    if (!rows || !cols) { free(rows); free(cols); return -1; }
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < (int64_t)n; ++k) {
+        for (uint32_t attempt = 0;; ++attempt) {
+            vl_u32x4 r = vl_rand4(g->seed, g->stream, (uint32_t)k, (uint32_t)((uint64_t)k >> 32), 2 + (attempt << 4));
+            uint32_t src = (uint32_t)(((uint64_t)r.v[0] * g->n_src) >> 32);
+            uint32_t tgt = p->tgt_lo + (uint32_t)(((uint64_t)r.v[1] * g->n_tgt) >> 32);
+            if (!p->autapses && p->src == p->tgt && p->src_lo + src == tgt && attempt < 1000) continue;
+            rows[k] = src;
+            cols[k] = tgt;
+            break;
+        }
+    }
+    int rc = coo_to_csr(c, rows, cols, NULL, NULL, n, NULL, NULL);
+    free(rows);
+    free(cols);
+    return rc;
+}
+
+static int s_is_cond(const gen *g) { return g->s->pops[g->p->tgt].model == VL_LIF_COND_EXP; }
+
+static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, vl_diag *d) {
+    const vl_proj_spec *p = g->p;
+    FILE *f = fopen(p->file, "r");
+    if (!f) {
+        vl__diag_error(d, p->mark, "cannot open connection file '%s': %s", p->file, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1024, n = 0;
+    uint32_t *rows = malloc(cap * sizeof *rows), *cols = malloc(cap * sizeof *cols);
+    float *w = malloc(cap * sizeof *w), *dl = malloc(cap * sizeof *dl);
+    char line[512];
+    int ln = 0, rc = 0, need_w = p->weight_from_file, need_d = p->delay_from_file;
+    while (fgets(line, sizeof line, f)) {
+        ++ln;
+        char *s = line;
+        while (isspace((unsigned char)*s)) ++s;
+        if (!*s || *s == '#' || isalpha((unsigned char)*s)) continue;
+        double v[4];
+        int k = 0;
+        char *e = s;
+        while (k < 4) {
+            char *e2;
+            v[k] = strtod(e, &e2);
+            if (e2 == e) break;
+            ++k;
+            e = e2;
+            while (*e == ',' || *e == ' ' || *e == '\t') ++e;
+        }
+        int want = 2 + (need_w || need_d) + need_d;
+        if (k < want || v[0] < 0 || v[1] < 0 || v[0] != floor(v[0]) || v[1] != floor(v[1]) ||
+            v[0] >= g->n_src || v[1] >= g->n_tgt || (need_d && v[3] < 0) ||
+            (need_w && s_is_cond(g) && v[2] < 0)) {
+            vl__diag_error(d, p->mark, "connection file '%s', line %d: expected 'source,target%s%s' with source < %u "
+                           "and target < %u (indices within the source and target ranges)%s, e.g. '3,17,6.0,1.5'",
+                           p->file, ln, need_w || need_d ? ",weight" : "", need_d ? ",delay_ms" : "", g->n_src, g->n_tgt,
+                           need_w ? ", weights not negative onto a conductance" : "");
+            rc = -1;
+            break;
+        }
+        if (n == cap) {
+            cap *= 2;
+            rows = realloc(rows, cap * sizeof *rows);
+            cols = realloc(cols, cap * sizeof *cols);
+            w = realloc(w, cap * sizeof *w);
+            dl = realloc(dl, cap * sizeof *dl);
+        }
+        rows[n] = (uint32_t)v[0];
+        cols[n] = p->tgt_lo + (uint32_t)v[1];
+        w[n] = k > 2 ? (float)v[2] : 0.0f;
+        dl[n] = k > 3 ? (float)v[3] : 0.0f;
+        ++n;
+    }
+    fclose(f);
+    if (rc == 0) rc = coo_to_csr(c, rows, cols, w, dl, n, w_file, d_file);
+    free(rows); free(cols); free(w); free(dl);
+    return rc;
+}
+
+
+static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_csr *c, vl_diag *d) {
+    const vl_proj_spec *p = &s->proj[index];
+    gen g = {s, p, seed, VL_STREAM_CONNECT | (uint32_t)index, p->src_hi - p->src_lo, p->tgt_hi - p->tgt_lo};
+    memset(c, 0, sizeof *c);
+    c->src = p->src;
+    c->tgt = p->tgt;
+    c->rec = p->receptor;
+    c->src_lo = p->src_lo;
+    c->n_rows = g.n_src;
+    float *w_file = NULL, *d_file = NULL;
+    int rc;
+    switch (p->rule) {
+    case VL_CONN_FIXED_INDEGREE: rc = build_indegree(&g, c); break;
+    case VL_CONN_FIXED_TOTAL:
+        if (!p->multapses) {
+            vl__diag_error(d, p->mark, "fixed_total_number without multapses is not supported yet; drop "
+                           "multapses: false");
+            return -1;
+        }
+        rc = build_total(&g, c);
+        break;
+    case VL_CONN_FILE: rc = build_file(&g, c, &w_file, &d_file, d); break;
+    default: rc = build_rows(&g, c); break;
+    }
+    if (rc != 0) {
+        if (!d->has_err)
+            vl__diag_error(d, p->mark, "cannot build projection '%s': out of memory (about %.0f synapses)", p->name,
+                           vl_proj_expected_synapses(s, p));
+        free(w_file);
+        free(d_file);
+        return -1;
+    }
+    c->w = vl__calloc(c->n_syn, sizeof *c->w);
+    uint16_t *dsteps = vl__calloc(c->n_syn, sizeof *dsteps);
+    if (!c->w || !dsteps) {
+        vl__diag_error(d, p->mark, "cannot build projection '%s': out of memory", p->name);
+        free(w_file); free(d_file); free(dsteps);
+        return -1;
+    }
+    uint32_t wstream = VL_STREAM_WEIGHT | (uint32_t)index;
+    int too_long = 0;
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < (int64_t)c->n_syn; ++k) {
+        uint32_t lo = (uint32_t)k, hi = (uint32_t)((uint64_t)k >> 32);
+        double w = p->weight_from_file ? w_file[k] : vl_dist_draw(&p->weight, seed, wstream, lo, hi, 0);
+        double dl = p->delay_from_file ? d_file[k] : vl_dist_draw(&p->delay, seed, wstream, lo, hi, 1);
+        c->w[k] = (float)w;
+        double st = nearbyint(dl / s->dt);
+        if (st > 65000) too_long = 1;
+        dsteps[k] = (uint16_t)(st > 65000 ? 65000 : st < 0 ? 0 : st);
+    }
+    free(w_file);
+    free(d_file);
+    if (too_long) {
+        vl__diag_error(d, p->mark, "projection '%s' has a delay longer than 65000 steps (%.0f ms at dt = %g ms)",
+                       p->name, 65000 * s->dt, s->dt);
+        free(dsteps);
+        return -1;
+    }
+    uint16_t mx = 0, mn = 65535;
+    for (uint64_t k = 0; k < c->n_syn; ++k) {
+        if (dsteps[k] > mx) mx = dsteps[k];
+        if (dsteps[k] < mn) mn = dsteps[k];
+    }
+    c->max_delay = mx;
+    if (c->n_syn == 0 || mn == mx) {
+        c->delay_const = mx;
+        free(dsteps);
+    } else {
+        c->delay = dsteps;
+    }
+    return 0;
+}
+
+static int init_values(const vl_spec *s, uint64_t seed, vl_network *net) {
+    for (size_t i = 0; i < s->n_pops; ++i) {
+        const vl_pop_spec *p = &s->pops[i];
+        if (p->type != VL_POP_NEURON) continue;
+        net->v0[i] = vl__calloc(p->size, sizeof(float));
+        net->g0[i] = vl__calloc((size_t)p->size * p->n_rec, sizeof(float));
+        if (!net->v0[i] || !net->g0[i]) return -1;
+        uint32_t stream = VL_STREAM_INIT | (uint32_t)i;
+        float *v0 = net->v0[i], *g0 = net->g0[i];
+#pragma omp parallel for schedule(static)
+        for (int64_t k = 0; k < (int64_t)p->size; ++k) {
+            v0[k] = (float)vl_dist_draw(&p->init_v, seed, stream, (uint32_t)k, 0, 0);
+            for (size_t r = 0; r < p->n_rec; ++r)
+                g0[r * p->size + k] = (float)vl_dist_draw(&p->init_g[r], seed, stream, (uint32_t)k, (uint32_t)r + 1, 0);
+        }
+        net->n_neurons += p->size;
+    }
+    return 0;
+}
+
+int vl_network_build(const vl_spec *s, uint64_t seed, vl_network *net, vl_diag *d) {
+    memset(net, 0, sizeof *net);
+    net->v0 = vl__calloc(s->n_pops, sizeof *net->v0);
+    net->g0 = vl__calloc(s->n_pops, sizeof *net->g0);
+    net->ring_len = vl__calloc(s->n_pops, sizeof *net->ring_len);
+    net->proj = vl__calloc(s->n_proj, sizeof *net->proj);
+    if (!net->v0 || !net->g0 || !net->ring_len || !net->proj) return -1;
+    net->n_proj = s->n_proj;
+    for (size_t i = 0; i < s->n_pops; ++i) net->ring_len[i] = 2;
+    for (size_t i = 0; i < s->n_proj; ++i) {
+        if (build_projection(s, i, seed, &net->proj[i], d) != 0) return -1;
+        net->n_synapses += net->proj[i].n_syn;
+        uint32_t need = (uint32_t)net->proj[i].max_delay + 2;
+        if (need > net->ring_len[net->proj[i].tgt]) net->ring_len[net->proj[i].tgt] = need;
+    }
+    if (init_values(s, seed, net) != 0) {
+        vl__diag_error(d, (vl_mark){s->path, 0, 0}, "out of memory for the neuron state");
+        return -1;
+    }
+    return 0;
+}
+
+void vl_network_free(vl_network *net, size_t n_pops) {
+    for (size_t i = 0; i < net->n_proj; ++i) {
+        free(net->proj[i].row_ptr); free(net->proj[i].col); free(net->proj[i].w); free(net->proj[i].delay);
+    }
+    for (size_t i = 0; net->v0 && i < n_pops; ++i) { free(net->v0[i]); free(net->g0[i]); }
+    free(net->proj); free(net->v0); free(net->g0); free(net->ring_len);
+    memset(net, 0, sizeof *net);
+}

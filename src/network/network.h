@@ -1,0 +1,36 @@
+/* The built network: one CSR matrix per projection and the initial state of every neuron,
+ * generated from the seed alone (independent of thread count and backend). */
+#ifndef VL_NETWORK_NETWORK_H
+#define VL_NETWORK_NETWORK_H
+
+#include "internal.h"
+
+typedef struct vl_csr {
+    int src, tgt, rec;
+    uint32_t src_lo, n_rows;   /* row k is source neuron src_lo + k */
+    uint64_t n_syn;
+    uint64_t *row_ptr;         /* n_rows + 1 */
+    uint32_t *col;             /* target neuron, index within the target population */
+    float *w;
+    uint16_t *delay;           /* per-synapse delay in steps, or NULL when all equal delay_const */
+    uint16_t delay_const, max_delay;
+} vl_csr;
+
+typedef struct vl_network {
+    size_t n_proj;
+    vl_csr *proj;
+    float **v0;                /* per population (neurons only): initial v */
+    float **g0;                /* per population: n_rec * size initial receptor state */
+    uint32_t *ring_len;        /* per population: slots of the input ring (max incoming delay + 2) */
+    uint64_t n_synapses, n_neurons;
+} vl_network;
+
+/* Builds the network for spec with the given seed. Errors (unreadable files, too many
+ * synapses for memory) go to d. */
+int vl_network_build(const vl_spec *s, uint64_t seed, vl_network *net, vl_diag *d);
+void vl_network_free(vl_network *net, size_t n_pops);
+
+/* Draws one value of a distribution from a 4-word random block. */
+double vl_dist_draw(const vl_dist *dist, uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c);
+
+#endif

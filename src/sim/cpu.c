@@ -1,0 +1,207 @@
+/* The CPU backend: the reference implementation of the DESIGN.md schedule, OpenMP over the
+ * shared kernels/ headers math. Propagation is serial in a fixed order, so a CPU run is bit-for-bit
+ * reproducible whatever the thread count. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/neuron.h"
+#include "kernels/philox.h"
+#include "sim/sim.h"
+
+typedef struct cpu_pop {
+    float *v;
+    int32_t *refr;
+    float *g;      /* [receptor][neuron] */
+    float *ring;   /* [slot][receptor][neuron] */
+    uint8_t *flag;
+    uint32_t *spk;
+    uint32_t n_spk;
+    size_t spk_pos, table_pos;
+} cpu_pop;
+
+typedef struct cpu_state {
+    cpu_pop *pops;
+} cpu_state;
+
+static void cpu_destroy(vl_sim *s) {
+    cpu_state *cs = s->be_state;
+    for (size_t i = 0; cs && cs->pops && i < s->s->n_pops; ++i) {
+        cpu_pop *p = &cs->pops[i];
+        free(p->v); free(p->refr); free(p->g); free(p->ring); free(p->flag); free(p->spk);
+    }
+    if (cs) free(cs->pops);
+    free(cs);
+    s->be_state = NULL;
+}
+
+static vl_status cpu_init(vl_sim *s) {
+    cpu_state *cs = vl__calloc(1, sizeof *cs);
+    s->be_state = cs;
+    if (!cs || !(cs->pops = vl__calloc(s->s->n_pops, sizeof *cs->pops))) return VL_ERR_NOMEM;
+    for (size_t i = 0; i < s->s->n_pops; ++i) {
+        const vl_pop_rt *rt = &s->rt[i];
+        cpu_pop *p = &cs->pops[i];
+        size_t n = rt->size;
+        p->spk = vl__calloc(n, sizeof *p->spk);
+        p->flag = vl__calloc(n, sizeof *p->flag);
+        if (!p->spk || !p->flag) return VL_ERR_NOMEM;
+        if (rt->type != VL_POP_NEURON) continue;
+        size_t nr = (size_t)rt->np.n_rec;
+        p->v = vl__calloc(n, sizeof *p->v);
+        p->refr = vl__calloc(n, sizeof *p->refr);
+        p->g = vl__calloc(n * nr, sizeof *p->g);
+        p->ring = vl__calloc(n * nr * rt->ring_len, sizeof *p->ring);
+        if (!p->v || !p->refr || !p->g || !p->ring) {
+            vl__diag_error(&s->diag, (vl_mark){0}, "out of memory for the state of population '%s'",
+                           s->s->pops[i].name);
+            return VL_ERR_NOMEM;
+        }
+        memcpy(p->v, s->net.v0[i], n * sizeof *p->v);
+        memcpy(p->g, s->net.g0[i], n * nr * sizeof *p->g);
+    }
+    snprintf(s->device, sizeof s->device, "CPU");
+    return VL_OK;
+}
+
+/* Inputs emit this step's spikes (schedule step 1). */
+static void step_input(vl_sim *s, size_t i, uint64_t t) {
+    const vl_pop_rt *rt = &s->rt[i];
+    cpu_pop *p = &((cpu_state *)s->be_state)->pops[i];
+    p->n_spk = 0;
+    if (rt->type == VL_POP_SPIKE_TIMES) {
+        while (p->spk_pos < rt->n_spk && rt->spk_step[p->spk_pos] < t) ++p->spk_pos;
+        while (p->spk_pos < rt->n_spk && rt->spk_step[p->spk_pos] == t) p->spk[p->n_spk++] = rt->spk_id[p->spk_pos++];
+        return;
+    }
+    float prob = vl_pop_rt_prob(rt, t, &p->table_pos);
+    if (prob <= 0.0f && !rt->probs) return;
+    if (t < rt->start_step || t >= rt->stop_step) return;
+    uint32_t stream = VL_STREAM_POISSON | (uint32_t)i, n = rt->size;
+    uint8_t *flag = p->flag;
+    const float *probs = rt->probs;
+    uint64_t seed = s->seed;
+#pragma omp parallel for schedule(static) if (n > 4096)
+    for (int64_t k = 0; k < (int64_t)n; ++k) {
+        vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+        flag[k] = (uint8_t)vl_poisson_fires(probs ? probs[k] : prob, vl_u01f(r.v[0]));
+    }
+    for (uint32_t k = 0; k < n; ++k)
+        if (flag[k]) p->spk[p->n_spk++] = k;
+}
+
+/* Neurons integrate this step (schedule step 2). */
+static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
+    const vl_pop_rt *rt = &s->rt[i];
+    cpu_pop *p = &((cpu_state *)s->be_state)->pops[i];
+    const vl_neuron_params *np = &rt->np;
+    size_t n = rt->size, nr = (size_t)np->n_rec;
+    float *in = p->ring + (size_t)(t % rt->ring_len) * nr * n;
+    float *v = p->v, *g = p->g;
+    int32_t *refr = p->refr;
+    uint8_t *flag = p->flag;
+    uint32_t stream = VL_STREAM_NOISE | (uint32_t)i;
+    uint64_t seed = s->seed;
+    float mx = s->max_v[i];
+    int noisy = np->noise != 0.0f;
+#pragma omp parallel for schedule(static) reduction(max : mx) if (n > 2048)
+    for (int64_t k = 0; k < (int64_t)n; ++k) {
+        float z = 0.0f;
+        if (noisy) {
+            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+            z = vl_normalf(r.v[0], r.v[1]);
+        }
+        flag[k] = (uint8_t)vl_neuron_step(np, &v[k], &refr[k], g + k, in + k, n, z);
+        for (size_t r = 0; r < nr; ++r) in[r * n + k] = 0.0f;
+        if (v[k] > mx) mx = v[k];
+    }
+    s->max_v[i] = mx;
+    p->n_spk = 0;
+    for (uint32_t k = 0; k < n; ++k)
+        if (flag[k]) p->spk[p->n_spk++] = k;
+}
+
+/* Spikes scatter into the targets' rings at slot t + 1 + delay (schedule step 3). */
+static void step_propagate(vl_sim *s, uint64_t t) {
+    cpu_state *cs = s->be_state;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        const cpu_pop *src = &cs->pops[c->src];
+        if (!src->n_spk || !c->n_syn) continue;
+        const vl_pop_rt *tr = &s->rt[c->tgt];
+        size_t n = tr->size, nr = (size_t)tr->np.n_rec, D = tr->ring_len;
+        float *ring = cs->pops[c->tgt].ring + (size_t)c->rec * n;
+        size_t slot_const = (size_t)((t + 1 + c->delay_const) % D);
+        for (uint32_t k = 0; k < src->n_spk; ++k) {
+            uint32_t id = src->spk[k];
+            if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
+            uint32_t row = id - c->src_lo;
+            uint64_t b = c->row_ptr[row], e = c->row_ptr[row + 1];
+            if (!c->delay) {
+                float *dst = ring + slot_const * nr * n;
+                for (uint64_t j = b; j < e; ++j) dst[c->col[j]] += c->w[j];
+            } else {
+                for (uint64_t j = b; j < e; ++j)
+                    ring[(size_t)((t + 1 + c->delay[j]) % D) * nr * n + c->col[j]] += c->w[j];
+            }
+        }
+    }
+}
+
+/* Sampled state at the start of the step (Brian2's StateMonitor "start" slot): v, and each
+ * receptor's value including the input that arrived for this step. */
+static void record_state(vl_sim *s, uint64_t t, vl_chunk *c) {
+    cpu_state *cs = s->be_state;
+    for (size_t k = 0; k < s->s->n_state; ++k) {
+        const vl_state_rec_spec *sr = &s->s->state[k];
+        if (t % sr->every) continue;
+        const vl_pop_rt *rt = &s->rt[sr->pop];
+        const cpu_pop *p = &cs->pops[sr->pop];
+        const vl_pop_spec *ps = &s->s->pops[sr->pop];
+        size_t n = rt->size, nr = (size_t)rt->np.n_rec;
+        const float *in = p->ring + (size_t)(t % rt->ring_len) * nr * n;
+        float *out = c->frames[k] + (size_t)c->n_frames[k] * sr->n_vars * sr->n_ids;
+        for (size_t v = 0; v < sr->n_vars; ++v) {
+            int rec = -1; /* v, or g_<receptor> / I_<receptor> */
+            for (size_t r = 0; strcmp(sr->vars[v], "v") != 0 && r < ps->n_rec; ++r)
+                if (!strcmp(sr->vars[v] + 2, ps->rec[r].name)) rec = (int)r;
+            for (size_t j = 0; j < sr->n_ids; ++j) {
+                uint32_t id = sr->ids[j];
+                out[v * sr->n_ids + j] = rec < 0 ? p->v[id] : p->g[(size_t)rec * n + id] + in[(size_t)rec * n + id];
+            }
+        }
+        c->n_frames[k]++;
+    }
+}
+
+static vl_status cpu_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) {
+    cpu_state *cs = s->be_state;
+    const vl_spec *sp = s->s;
+    uint32_t k;
+    for (k = 0; k < n_steps; ++k) {
+        if (s->opt.interrupt && *s->opt.interrupt) break;
+        uint64_t t = t0 + k;
+        record_state(s, t, c);
+        for (size_t i = 0; i < sp->n_pops; ++i) {
+            if (s->rt[i].type == VL_POP_NEURON) step_neurons(s, i, t);
+            else step_input(s, i, t);
+        }
+        step_propagate(s, t);
+        for (size_t i = 0; i < sp->n_pops; ++i) {
+            const cpu_pop *p = &cs->pops[i];
+            c->count[i][k] = p->n_spk;
+            if (!sp->rec_spikes[i]) continue;
+            for (uint32_t j = 0; j < p->n_spk; ++j)
+                if (vl_spike_buf_push(&c->spk[i], k, p->spk[j])) {
+                    vl__diag_error(&s->diag, (vl_mark){0}, "out of memory recording spikes");
+                    c->n_steps = k;
+                    return VL_ERR_NOMEM;
+                }
+        }
+    }
+    c->n_steps = k;
+    return VL_OK;
+}
+
+const vl_backend_i vl_backend_cpu = {"cpu", cpu_init, cpu_run, cpu_destroy};

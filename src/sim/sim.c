@@ -1,0 +1,278 @@
+/* The time loop: builds the network, picks a backend, runs chunks of steps, streams them to the
+ * writer, and turns the run into a result with diagnostics a user can act on. */
+#include "sim/sim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+float vl_pop_rt_prob(const vl_pop_rt *rt, uint64_t t, size_t *pos) {
+    if (t < rt->start_step || t >= rt->stop_step) return 0.0f;
+    if (!rt->n_table) return rt->prob;
+    while (*pos + 1 < rt->n_table && rt->table_step[*pos + 1] <= t) ++*pos;
+    return rt->table_step[*pos] <= t ? rt->table_prob[*pos] : 0.0f;
+}
+
+static uint64_t to_step(double ms, double dt) {
+    if (isinf(ms)) return UINT64_MAX;
+    return ms <= 0 ? 0 : (uint64_t)llround(ms / dt);
+}
+
+static int cmp_spk(const void *a, const void *b) {
+    const uint64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+static int build_runtime(vl_sim *sim) {
+    const vl_spec *s = sim->s;
+    sim->rt = vl__calloc(s->n_pops, sizeof *sim->rt);
+    if (!sim->rt) return -1;
+    double dt = s->dt;
+    for (size_t i = 0; i < s->n_pops; ++i) {
+        const vl_pop_spec *p = &s->pops[i];
+        vl_pop_rt *rt = &sim->rt[i];
+        rt->type = p->type;
+        rt->size = p->size;
+        rt->ring_len = sim->net.ring_len[i];
+        if (p->type == VL_POP_NEURON) {
+            rt->rec = vl__calloc(p->n_rec, sizeof *rt->rec);
+            if (!rt->rec) return -1;
+            double tau_m = p->C / p->g_L;
+            for (size_t r = 0; r < p->n_rec; ++r) {
+                double tau = p->rec[r].tau;
+                rt->rec[r].decay = (float)exp(-dt / tau);
+                rt->rec[r].E = (float)p->rec[r].E;
+                rt->rec[r].mg = (float)p->rec[r].mg;
+                double p21 = fabs(tau_m - tau) < 1e-9 * tau_m
+                                 ? dt / p->C * exp(-dt / tau)
+                                 : tau_m * tau / (p->C * (tau_m - tau)) * (exp(-dt / tau_m) - exp(-dt / tau));
+                rt->rec[r].p21 = (float)p21;
+            }
+            vl_neuron_params *np = &rt->np;
+            np->model = p->model;
+            np->n_rec = (int32_t)p->n_rec;
+            np->refr_mode = p->refr_mode;
+            np->n_ref = (int32_t)llround(p->t_ref / dt);
+            np->dt = (float)dt;
+            np->C = (float)p->C;
+            np->g_L = (float)p->g_L;
+            np->E_L = (float)p->E_L;
+            np->V_th = (float)p->V_th;
+            np->V_reset = (float)p->V_reset;
+            np->I_e = (float)p->I_e;
+            np->noise = (float)(p->sigma * sqrt(dt / tau_m));
+            np->v_decay = (float)exp(-dt / tau_m);
+            np->rec = rt->rec;
+        } else if (p->type == VL_POP_POISSON) {
+            rt->start_step = to_step(p->start, dt);
+            rt->stop_step = to_step(p->stop, dt);
+            rt->prob = (float)(p->rate * dt * 1e-3);
+            if (p->rates) {
+                rt->probs = vl__calloc(p->size, sizeof *rt->probs);
+                if (!rt->probs) return -1;
+                for (uint32_t k = 0; k < p->size; ++k) rt->probs[k] = (float)(p->rates[k] * dt * 1e-3);
+            }
+            if (p->n_table) {
+                rt->n_table = p->n_table;
+                rt->table_step = vl__calloc(p->n_table, sizeof *rt->table_step);
+                rt->table_prob = vl__calloc(p->n_table, sizeof *rt->table_prob);
+                if (!rt->table_step || !rt->table_prob) return -1;
+                for (size_t k = 0; k < p->n_table; ++k) {
+                    rt->table_step[k] = to_step(p->table_t[k], dt);
+                    rt->table_prob[k] = (float)(p->table_rate[k] * dt * 1e-3);
+                }
+            }
+        } else {
+            rt->start_step = to_step(p->start, dt);
+            rt->stop_step = to_step(p->stop, dt);
+            uint64_t *pairs = vl__calloc(p->n_spk * 2, sizeof *pairs);
+            rt->spk_step = vl__calloc(p->n_spk, sizeof *rt->spk_step);
+            rt->spk_id = vl__calloc(p->n_spk, sizeof *rt->spk_id);
+            if (!pairs || !rt->spk_step || !rt->spk_id) { free(pairs); return -1; }
+            for (size_t k = 0; k < p->n_spk; ++k) {
+                pairs[2 * k] = to_step(p->spk_t[k], dt);
+                pairs[2 * k + 1] = p->spk_id[k];
+            }
+            qsort(pairs, p->n_spk, 2 * sizeof *pairs, cmp_spk);
+            /* One spike per neuron per step: duplicates within a step collapse. */
+            size_t n = 0;
+            for (size_t k = 0; k < p->n_spk; ++k) {
+                if (n && rt->spk_step[n - 1] == pairs[2 * k] && rt->spk_id[n - 1] == pairs[2 * k + 1]) continue;
+                if (pairs[2 * k] < rt->start_step || pairs[2 * k] >= rt->stop_step) continue;
+                rt->spk_step[n] = pairs[2 * k];
+                rt->spk_id[n++] = (uint32_t)pairs[2 * k + 1];
+            }
+            rt->n_spk = n;
+            free(pairs);
+        }
+    }
+    return 0;
+}
+
+static void log_msg(vl_sim *s, vl_log_level lvl, const char *msg) {
+    if (s->opt.log) s->opt.log(lvl, msg, s->opt.log_user);
+}
+
+vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **out) {
+    vl_sim *s = vl__calloc(1, sizeof *s);
+    *out = s;
+    if (!s) return VL_ERR_NOMEM;
+    s->model = m;
+    s->s = &m->spec;
+    if (opt) s->opt = *opt;
+    if (!m->valid) {
+        vl__diag_error(&s->diag, (vl_mark){0}, "the model did not load: %s", vl_model_error(m));
+        return VL_ERR_MODEL;
+    }
+    s->seed = s->opt.have_seed ? s->opt.seed : s->s->seed;
+    double duration = s->opt.duration_ms > 0 ? s->opt.duration_ms : s->s->duration;
+    s->n_steps = (uint64_t)llround(duration / s->s->dt);
+    s->chunk_steps = 1000;
+#ifdef _OPENMP
+    if (s->opt.threads > 0) omp_set_num_threads(s->opt.threads);
+#endif
+    double t0 = vl__now();
+    if (vl_network_build(s->s, s->seed, &s->net, &s->diag) != 0) {
+        if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "out of memory building the network");
+        return VL_ERR_MODEL;
+    }
+    if (build_runtime(s) != 0) {
+        vl__diag_error(&s->diag, (vl_mark){0}, "out of memory preparing the simulation");
+        return VL_ERR_NOMEM;
+    }
+    s->res.build_s = vl__now() - t0;
+    s->pops = vl__calloc(s->s->n_pops, sizeof *s->pops);
+    s->max_v = vl__calloc(s->s->n_pops, sizeof *s->max_v);
+    if (!s->pops || !s->max_v) return VL_ERR_NOMEM;
+    for (size_t i = 0; i < s->s->n_pops; ++i) s->max_v[i] = -INFINITY;
+    vl_status st = vl_backend_select(s);
+    if (st != VL_OK) return st;
+    st = s->be->init(s);
+    if (st != VL_OK) {
+        if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "backend %s failed to start", s->be->name);
+        return st;
+    }
+    char err[2048] = "";
+    vl_writer_meta meta = {s->seed, s->be->name, s->device};
+    st = vl_writer_open(s->opt.output, s->s, s->chunk_steps, &meta, &s->writer, err, sizeof err);
+    if (st != VL_OK) {
+        vl__diag_error(&s->diag, (vl_mark){0}, "%s", err);
+        return st;
+    }
+    return VL_OK;
+}
+
+static void finish_results(vl_sim *s) {
+    const vl_spec *sp = s->s;
+    double sim_ms = (double)s->steps_done * sp->dt;
+    vl_run_result *r = &s->res;
+    r->steps_done = s->steps_done;
+    r->n_steps = s->n_steps;
+    r->n_neurons = s->net.n_neurons;
+    r->n_synapses = s->net.n_synapses;
+    r->backend = s->be ? s->be->name : "none";
+    r->device = s->device;
+    r->rtf = sim_ms > 0 ? r->sim_s / (sim_ms * 1e-3) : 0;
+    r->n_pops = sp->n_pops;
+    r->pops = s->pops;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        vl_pop_result *p = &s->pops[i];
+        const vl_pop_spec *ps = &sp->pops[i];
+        p->name = ps->name;
+        p->size = ps->size;
+        p->is_input = ps->type != VL_POP_NEURON;
+        p->rate_hz = sim_ms > 0 ? (double)p->spikes / (ps->size * sim_ms * 1e-3) : 0;
+        p->max_v = s->max_v[i];
+        if (p->is_input || s->steps_done == 0) continue;
+        if (p->spikes == 0)
+            vl__diag_warn(&s->diag, ps->mark, "population '%s' emitted no spikes: its highest v was %.1f mV, "
+                          "%.1f mV below V_th (%.1f mV)", ps->name, p->max_v, ps->V_th - p->max_v, ps->V_th);
+        else if (p->rate_hz > 200)
+            vl__diag_warn(&s->diag, ps->mark, "population '%s' fired at %.0f Hz on average: runaway activity "
+                          "(check inhibition, weights and the initial state)", ps->name, p->rate_hz);
+    }
+}
+
+vl_status vl_sim_run(vl_sim *s) {
+    if (s->ran || !s->be || s->diag.has_err) {
+        if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "vl_sim_run called twice");
+        return VL_ERR_USAGE;
+    }
+    s->ran = 1;
+    vl_status st = VL_OK;
+    double t0 = vl__now();
+    int interrupted = 0;
+    while (s->steps_done < s->n_steps) {
+        if (s->opt.interrupt && *s->opt.interrupt) { interrupted = 1; break; }
+        vl_chunk *c = vl_writer_acquire(s->writer);
+        if (!c) { st = VL_ERR_HDF5; break; }
+        uint64_t left = s->n_steps - s->steps_done;
+        uint32_t n = left < s->chunk_steps ? (uint32_t)left : s->chunk_steps;
+        c->step0 = s->steps_done;
+        st = s->be->run(s, s->steps_done, n, c);
+        for (size_t i = 0; i < s->s->n_pops; ++i)
+            for (uint32_t k = 0; k < c->n_steps; ++k) s->pops[i].spikes += c->count[i][k];
+        uint32_t done = c->n_steps; /* the chunk belongs to the writer once submitted */
+        s->steps_done += done;
+        vl_writer_submit(s->writer, c);
+        if (st != VL_OK) break;
+        if (done < n) { interrupted = 1; break; }
+        if (s->opt.progress) s->opt.progress(s->steps_done, s->n_steps, vl__now() - t0, s->opt.progress_user);
+    }
+    s->res.sim_s = vl__now() - t0;
+    if (st == VL_ERR_HDF5 && vl_writer_error(s->writer))
+        vl__diag_error(&s->diag, (vl_mark){0}, "%s", vl_writer_error(s->writer));
+    else if (st != VL_OK && !s->diag.has_err)
+        vl__diag_error(&s->diag, (vl_mark){0}, "the %s backend failed: %s", s->be->name, vl_strerror(st));
+    finish_results(s);
+    s->res.complete = st == VL_OK && !interrupted;
+    if (interrupted) log_msg(s, VL_LOG_WARN, "interrupted: the output holds the steps simulated so far");
+    /* Every warning (model check and run diagnostics) is stored in the file. */
+    size_t nw = s->model->diag.n_warn + s->diag.n_warn;
+    const char **warn = vl__calloc(nw, sizeof *warn);
+    for (size_t i = 0; i < s->model->diag.n_warn; ++i) warn[i] = s->model->diag.warn[i];
+    for (size_t i = 0; i < s->diag.n_warn; ++i) warn[s->model->diag.n_warn + i] = s->diag.warn[i];
+    double tw = vl__now();
+    vl_writer_summary sum = {s->res.complete, s->res.complete ? "complete" : interrupted ? "interrupted" : "failed",
+                             s->steps_done, &s->res, warn, nw};
+    char err[2048] = "";
+    vl_status wst = vl_writer_close(s->writer, &sum, err, sizeof err);
+    s->writer = NULL;
+    s->res.write_s = vl__now() - tw;
+    free(warn);
+    if (wst != VL_OK && st == VL_OK) {
+        vl__diag_error(&s->diag, (vl_mark){0}, "%s", err);
+        st = wst;
+    }
+    if (st == VL_OK && interrupted) st = VL_INTERRUPTED;
+    return st;
+}
+
+const vl_run_result *vl_sim_result(const vl_sim *s) { return &s->res; }
+const char *vl_sim_error(const vl_sim *s) { return s && s->diag.has_err ? s->diag.err : ""; }
+size_t vl_sim_warning_count(const vl_sim *s) { return s->diag.n_warn; }
+const char *vl_sim_warning(const vl_sim *s, size_t i) { return i < s->diag.n_warn ? s->diag.warn[i] : ""; }
+
+void vl_sim_destroy(vl_sim *s) {
+    if (!s) return;
+    if (s->writer) {
+        char err[256];
+        vl_writer_close(s->writer, NULL, err, sizeof err);
+    }
+    if (s->be && s->be_state) s->be->destroy(s);
+    for (size_t i = 0; s->rt && i < s->s->n_pops; ++i) {
+        vl_pop_rt *rt = &s->rt[i];
+        free(rt->rec); free(rt->probs); free(rt->table_step); free(rt->table_prob); free(rt->spk_step); free(rt->spk_id);
+    }
+    free(s->rt);
+    vl_network_free(&s->net, s->s->n_pops);
+    vl__diag_free(&s->diag);
+    free(s->pops);
+    free(s->max_v);
+    free(s);
+}

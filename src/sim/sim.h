@@ -1,0 +1,76 @@
+/* The simulation handle and the backend table. The time loop (sim.c) runs chunks of steps
+ * through a backend and hands each filled chunk to the writer. */
+#ifndef VL_SIM_SIM_H
+#define VL_SIM_SIM_H
+
+#include "internal.h"
+#include "kernels/neuron.h"
+#include "model/model.h"
+#include "network/network.h"
+#include "record/record.h"
+
+typedef struct vl_sim vl_sim;
+
+/* A backend: the CPU one is the reference; the CUDA one runs the same kernels/ headers math. */
+typedef struct vl_backend_i {
+    const char *name;
+    vl_status (*init)(vl_sim *s);
+    /* Simulates steps [t0, t0 + n) and fills c (spikes, counts, frames, max v). */
+    vl_status (*run)(vl_sim *s, uint64_t t0, uint32_t n, vl_chunk *c);
+    void (*destroy)(vl_sim *s);
+} vl_backend_i;
+
+extern const vl_backend_i vl_backend_cpu;
+extern const vl_backend_i vl_backend_cuda; /* only when VOLLEY_HAVE_CUDA */
+
+/* Per-population constants every backend uses. */
+typedef struct vl_pop_rt {
+    vl_pop_type type;
+    uint32_t size;
+    uint32_t ring_len;
+    vl_neuron_params np;      /* neurons; np.rec points into rec */
+    vl_rec_params *rec;
+    /* inputs */
+    uint64_t start_step, stop_step;
+    float prob;               /* constant rate * dt */
+    float *probs;             /* per-neuron rate * dt, or NULL */
+    size_t n_table;
+    uint64_t *table_step;     /* rate table, in steps */
+    float *table_prob;
+    size_t n_spk;             /* spike_times, sorted by step */
+    uint64_t *spk_step;
+    uint32_t *spk_id;
+} vl_pop_rt;
+
+struct vl_sim {
+    const vl_model *model;
+    const vl_spec *s;
+    vl_sim_options opt;
+    uint64_t seed, n_steps, steps_done;
+    uint32_t chunk_steps;
+    vl_network net;
+    vl_pop_rt *rt;
+    vl_diag diag;
+    const vl_backend_i *be;
+    void *be_state;
+    char device[160];
+    vl_writer *writer;
+    vl_run_result res;
+    vl_pop_result *pops;
+    float *max_v;             /* per population, updated by the backend */
+    int ran;
+};
+
+/* Probability of a Poisson input spike for population rt at step t (rate table aware). */
+float vl_pop_rt_prob(const vl_pop_rt *rt, uint64_t t, size_t *table_pos);
+
+/* Picks the backend for opt->backend; fills s->be and s->device or sets an error. */
+vl_status vl_backend_select(vl_sim *s);
+
+#ifdef VOLLEY_HAVE_CUDA
+/* CUDA entry points (kernels/sim.cu). */
+int vl_cuda_device_count(void);
+int vl_cuda_describe(int dev, char *buf, size_t len);
+#endif
+
+#endif

@@ -1,0 +1,113 @@
+/* Diagnostics, allocation and string helpers used by every stage. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void vl__assert_fail(const char *file, int line, const char *expr) {
+    fprintf(stderr, "volley: internal error at %s:%d: assertion '%s' failed\n", file, line, expr);
+    abort();
+}
+
+void vl__mark_format(vl_mark at, char *buf, size_t len) {
+    if (!at.file)
+        snprintf(buf, len, "%s", "");
+    else if (at.line > 0)
+        snprintf(buf, len, "%s:%d:%d: ", at.file, at.line, at.col);
+    else
+        snprintf(buf, len, "%s: ", at.file);
+}
+
+static char *vformat(vl_mark at, const char *kind, const char *fmt, va_list ap) {
+    char where[1200], msg[3000];
+    vl__mark_format(at, where, sizeof where);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(where) + strlen(kind) + strlen(msg) + 1;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s%s", where, kind, msg);
+    return s;
+}
+
+void vl__diag_error(vl_diag *d, vl_mark at, const char *fmt, ...) {
+    if (d->has_err) return; /* the first error is the one the user should fix first */
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = vformat(at, "error: ", fmt, ap);
+    va_end(ap);
+    snprintf(d->err, sizeof d->err, "%s", s ? s : "error (out of memory formatting it)");
+    free(s);
+    d->has_err = 1;
+}
+
+void vl__diag_warn(vl_diag *d, vl_mark at, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = vformat(at, "warning: ", fmt, ap);
+    va_end(ap);
+    if (!s) return;
+    if (d->n_warn == d->cap_warn) {
+        size_t cap = d->cap_warn ? 2 * d->cap_warn : 8;
+        char **w = realloc(d->warn, cap * sizeof *w);
+        if (!w) { free(s); return; }
+        d->warn = w;
+        d->cap_warn = cap;
+    }
+    d->warn[d->n_warn++] = s;
+}
+
+void vl__diag_free(vl_diag *d) {
+    for (size_t i = 0; i < d->n_warn; ++i) free(d->warn[i]);
+    free(d->warn);
+    d->warn = NULL;
+    d->n_warn = d->cap_warn = 0;
+}
+
+void *vl__calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
+void *vl__realloc(void *p, size_t size) { return realloc(p, size ? size : 1); }
+
+char *vl__strdup(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c) memcpy(c, s, n);
+    return c;
+}
+
+double vl__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int vl__edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int prev[64], cur[64];
+    for (size_t j = 0; j <= lb; ++j) prev[j] = (int)j;
+    for (size_t i = 1; i <= la; ++i) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; ++j) {
+            int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < c) c = prev[j] + 1;
+            if (cur[j - 1] + 1 < c) c = cur[j - 1] + 1;
+            cur[j] = c;
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *cur);
+    }
+    return prev[lb];
+}
+
+const char *vl__closest(const char *word, const char *const *candidates) {
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (size_t i = 0; candidates[i]; ++i) {
+        int d = vl__edit_distance(word, candidates[i]);
+        if (d < best_d) { best_d = d; best = candidates[i]; }
+    }
+    size_t len = strlen(word);
+    int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+    return best_d <= limit ? best : NULL;
+}
