@@ -7,6 +7,7 @@
 //                        target's ring buffer with float atomics.
 // A chunk of steps is captured once into a CUDA Graph and replayed; the chunk's first step lives
 // in device memory, so the same graph serves every chunk and the host never waits inside one.
+// Alternatively one block runs a whole chunk (vl_block_chunk_kernel, VOLLEY_CUDA_MODE=block).
 // Spikes are recorded on the device (one region per step, so nothing can be dropped) and copied
 // to pinned host memory once per chunk.
 #include <cuda_runtime.h>
@@ -26,6 +27,13 @@ extern "C" {
 static const int VL_BLOCK = 256;          // threads per block of both kernels
 static const int VL_WARPS = VL_BLOCK / 32;
 static const uint64_t VL_REC_BUDGET = 1ull << 28; // spike-record entries per chunk (1 GiB)
+static const int VL_CHUNK_BLOCK = 1024;   // threads of the single-block chunk kernel
+// Networks up to this many (padded) neurons run a whole chunk in one block (see
+// vl_block_chunk_kernel); VOLLEY_CUDA_MODE=graph|block overrides the choice. Measured on an H200
+// (tools/gpu-check.sh, 2026-11-27): COBA-4000 took 13.5 us per step in one block against 9.2 us
+// as a graph, the block being bound by its chain of dependent memory accesses, so graph replay
+// is the default and the single-block path stays selectable for further work.
+static const uint32_t VL_BLOCK_MODE_MAX = 0;
 
 typedef struct dev_pop {
     int32_t type;       // vl_pop_type
@@ -68,7 +76,7 @@ typedef struct cuda_state {
     dev_pop *h_pops, *d_pops;
     dev_proj *h_proj, *d_proj;
     size_t n_pops, n_proj;
-    uint32_t n_threads, max_src;
+    uint32_t n_threads, max_src, prop_blocks;
     uint64_t seed;
     uint64_t *d_t0;
     uint32_t chunk;          // steps per chunk
@@ -82,6 +90,8 @@ typedef struct cuda_state {
     float **d_frames, **h_frames;
     size_t *frame_len;
     state_dev *sd;
+    struct dev_state_rec *d_rec;
+    int block_mode;
     void **allocs;
     size_t n_allocs, cap_allocs;
 } cuda_state;
@@ -112,13 +122,14 @@ __device__ __forceinline__ float input_prob(const dev_pop &p, uint64_t t, uint32
     return pr;
 }
 
-__global__ void vl_update_kernel(dev_pop *pops, int n_pops, const uint64_t *d_t0, uint32_t k, uint64_t seed) {
-    uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x;
+// Schedule steps 1-2 for flat thread gid. Every lane of a warp must call it (the spike append
+// is warp-aggregated); populations start at multiples of 32, so a warp is one population.
+__device__ __forceinline__ void update_one(const dev_pop *pops, int n_pops, uint32_t gid, uint64_t t, uint32_t k,
+                                           uint64_t seed) {
     int pi = 0;
     while (pi + 1 < n_pops && gid >= pops[pi + 1].offset) ++pi;
     const dev_pop &p = pops[pi];
     uint32_t i = gid - p.offset;
-    uint64_t t = *d_t0 + k;
     int spike = 0;
     float v_now = -INFINITY;
     if (i < p.size) {
@@ -170,46 +181,97 @@ __global__ void vl_update_kernel(dev_pop *pops, int n_pops, const uint64_t *d_t0
     }
 }
 
-__global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *proj, const uint64_t *d_t0, uint32_t k) {
-    const dev_proj &c = proj[blockIdx.y];
-    const dev_pop &src = pops[c.src];
-    const dev_pop &tgt = pops[c.tgt];
-    uint32_t n_spk = src.count[k];
-    uint32_t warp = blockIdx.x * VL_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (warp >= n_spk) return;
-    uint32_t id = src.spk[(size_t)(src.recorded ? k : 0) * src.size + warp];
-    if (id < c.src_lo || id - c.src_lo >= c.n_rows) return;
-    uint32_t row = id - c.src_lo;
-    uint64_t t = *d_t0 + k;
-    size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
-    float *ring = tgt.ring + (size_t)c.rec * n;
-    uint64_t b = c.row_ptr[row], e = c.row_ptr[row + 1];
-    if (!c.delay) {
-        float *dst = ring + (size_t)((t + 1 + c.delay_const) % D) * nr * n;
-        for (uint64_t j = b + lane; j < e; j += 32) atomicAdd(dst + c.col[j], c.w[j]);
-    } else {
-        for (uint64_t j = b + lane; j < e; j += 32)
-            atomicAdd(ring + (size_t)((t + 1 + c.delay[j]) % D) * nr * n + c.col[j], c.w[j]);
+__global__ void vl_update_kernel(const dev_pop *pops, int n_pops, const uint64_t *d_t0, uint32_t k, uint64_t seed) {
+    update_one(pops, n_pops, blockIdx.x * blockDim.x + threadIdx.x, *d_t0 + k, k, seed);
+}
+
+// Schedule step 3: warps warp0, warp0 + n_warps, ... scatter the spikes of every projection.
+__device__ __forceinline__ void propagate_warps(const dev_pop *pops, const dev_proj *proj, int n_proj, uint64_t t,
+                                                uint32_t k, uint32_t warp0, uint32_t n_warps, uint32_t lane) {
+    for (int q = 0; q < n_proj; ++q) {
+        const dev_proj &c = proj[q];
+        const dev_pop &src = pops[c.src];
+        uint32_t n_spk = src.count[k];
+        if (warp0 >= n_spk) continue;
+        const dev_pop &tgt = pops[c.tgt];
+        const uint32_t *spk = src.spk + (size_t)(src.recorded ? k : 0) * src.size;
+        size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
+        float *ring = tgt.ring + (size_t)c.rec * n;
+        for (uint32_t w = warp0; w < n_spk; w += n_warps) {
+            uint32_t id = spk[w];
+            if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
+            uint32_t row = id - c.src_lo;
+            uint64_t b = c.row_ptr[row], e = c.row_ptr[row + 1];
+            if (!c.delay) {
+                float *dst = ring + (size_t)((t + 1 + c.delay_const) % D) * nr * n;
+                for (uint64_t j = b + lane; j < e; j += 32) atomicAdd(dst + c.col[j], c.w[j]);
+            } else {
+                for (uint64_t j = b + lane; j < e; j += 32)
+                    atomicAdd(ring + (size_t)((t + 1 + c.delay[j]) % D) * nr * n + c.col[j], c.w[j]);
+            }
+        }
     }
 }
 
+// Grid-stride over (projection, spike): the grid is sized once for the device, not for the
+// largest population, so empty steps cost one short wave of blocks.
+__global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *proj, int n_proj, const uint64_t *d_t0,
+                                    uint32_t k) {
+    propagate_warps(pops, proj, n_proj, *d_t0 + k, k, blockIdx.x * VL_WARPS + (threadIdx.x >> 5),
+                    gridDim.x * VL_WARPS, threadIdx.x & 31);
+}
+
 // Sampled state at the start of a step (as the CPU backend): v or receptor value + this step's input.
-__global__ void vl_state_kernel(const dev_pop *pops, int pop, const uint32_t *ids, const int32_t *var_rec,
-                                uint32_t n_ids, uint32_t n_vars, const uint64_t *d_t0, uint32_t k, uint32_t every,
-                                float *frames) {
-    uint64_t t = *d_t0 + k;
-    if (t % every) return;
-    uint64_t first = (*d_t0 + every - 1) / every; // first sampled frame of this chunk
-    uint64_t frame = t / every - first;
+// Thread j of n_ids * n_vars writes one value of the step's frame.
+__device__ __forceinline__ void state_one(const dev_pop *pops, int pop, const uint32_t *ids, const int32_t *var_rec,
+                                          uint32_t n_ids, uint32_t n_vars, uint64_t t0, uint64_t t, uint32_t every,
+                                          float *frames, uint32_t j) {
+    if (t % every || j >= n_ids * n_vars) return;
+    uint64_t frame = t / every - (t0 + every - 1) / every; // frames of this chunk start at ceil(t0 / every)
     const dev_pop &p = pops[pop];
-    uint32_t j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= n_ids * n_vars) return;
     uint32_t v = j / n_ids, id = ids[j % n_ids];
     int rec = var_rec[v];
     size_t n = p.size, nr = (size_t)p.np.n_rec;
     float val = p.v[id];
     if (rec >= 0) val = p.g[(size_t)rec * n + id] + p.ring[(size_t)(t % p.ring_len) * nr * n + (size_t)rec * n + id];
     frames[(size_t)frame * n_vars * n_ids + j] = val;
+}
+
+__global__ void vl_state_kernel(const dev_pop *pops, int pop, const uint32_t *ids, const int32_t *var_rec,
+                                uint32_t n_ids, uint32_t n_vars, const uint64_t *d_t0, uint32_t k, uint32_t every,
+                                float *frames) {
+    state_one(pops, pop, ids, var_rec, n_ids, n_vars, *d_t0, *d_t0 + k, every, frames,
+              blockIdx.x * blockDim.x + threadIdx.x);
+}
+
+typedef struct dev_state_rec {
+    int pop;
+    uint32_t n_ids, n_vars, every;
+    const uint32_t *ids;
+    const int32_t *var_rec;
+    float *frames;
+} dev_state_rec;
+
+// Small networks: one block runs a whole chunk, with block barriers between the schedule's
+// phases instead of kernel boundaries, so a step costs no launch at all.
+__global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pops, int n_pops, const dev_proj *proj,
+                                                              int n_proj, const dev_state_rec *rec, int n_rec,
+                                                              const uint64_t *d_t0, uint32_t n_steps,
+                                                              uint32_t n_threads, uint64_t seed) {
+    uint64_t t0 = *d_t0;
+    uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+    for (uint32_t k = 0; k < n_steps; ++k) {
+        uint64_t t = t0 + k;
+        for (int q = 0; q < n_rec; ++q)
+            for (uint32_t j = threadIdx.x; j < rec[q].n_ids * rec[q].n_vars; j += blockDim.x)
+                state_one(pops, rec[q].pop, rec[q].ids, rec[q].var_rec, rec[q].n_ids, rec[q].n_vars, t0, t,
+                          rec[q].every, rec[q].frames, j);
+        __syncthreads();
+        for (uint32_t gid = threadIdx.x; gid < n_threads; gid += blockDim.x) update_one(pops, n_pops, gid, t, k, seed);
+        __syncthreads();
+        propagate_warps(pops, proj, n_proj, t, k, warp, n_warps, lane);
+        __syncthreads();
+    }
 }
 
 // Packs the per-step spike regions of one recorded population into a contiguous list.
@@ -271,7 +333,7 @@ static void cuda_destroy(vl_sim *s) {
     for (size_t i = 0; i < cs->n_allocs; ++i) cudaFree(cs->allocs[i]);
     if (cs->h_count) cudaFreeHost(cs->h_count);
     if (cs->h_spk) cudaFreeHost(cs->h_spk);
-    for (size_t k = 0; cs->h_frames && k < s->s->n_state; ++k) cudaFreeHost(cs->h_frames[k]);
+    for (size_t k = 0; cs->h_frames && k < s->n_state; ++k) cudaFreeHost(cs->h_frames[k]);
     if (cs->stream) cudaStreamDestroy(cs->stream);
     free(cs->h_frames); free(cs->d_frames); free(cs->frame_len); free(cs->sd);
     free(cs->h_pops); free(cs->h_proj); free(cs->allocs);
@@ -286,7 +348,7 @@ static vl_status plan_memory(vl_sim *s, uint32_t chunk) {
         const vl_pop_rt *rt = &s->rt[i];
         double n = rt->size, nr = rt->type == VL_POP_NEURON ? rt->np.n_rec : 0;
         need += n * (8 + 4 * nr + 4 * nr * rt->ring_len) + 4.0 * chunk;
-        need += 4 * n * (sp->rec_spikes[i] ? chunk : 1);
+        need += 4 * n * (s->rec_spikes[i] ? chunk : 1);
     }
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         const vl_csr *c = &s->net.proj[q];
@@ -319,7 +381,7 @@ static vl_status cuda_init(vl_sim *s) {
     // Chunk length: recorded spikes keep one region per step; stay within the budget.
     uint64_t rec_neurons = 0;
     for (size_t i = 0; i < sp->n_pops; ++i)
-        if (sp->rec_spikes[i]) rec_neurons += s->rt[i].size;
+        if (s->rec_spikes[i]) rec_neurons += s->rt[i].size;
     uint64_t chunk = s->chunk_steps;
     if (rec_neurons && rec_neurons * chunk > VL_REC_BUDGET) chunk = VL_REC_BUDGET / rec_neurons;
     if (chunk < 1) chunk = 1;
@@ -337,7 +399,7 @@ static vl_status cuda_init(vl_sim *s) {
         p->offset = offset;
         p->size = rt->size;
         p->ring_len = rt->ring_len;
-        p->recorded = sp->rec_spikes[i];
+        p->recorded = s->rec_spikes[i];
         offset += (rt->size + 31) & ~31u;
         if (rt->size > cs->max_src) cs->max_src = rt->size;
         size_t n = rt->size;
@@ -382,6 +444,9 @@ static vl_status cuda_init(vl_sim *s) {
         }
     }
     cs->n_threads = offset;
+    // One resident wave at most: enough warps for the largest spike burst, no more than the device holds.
+    uint32_t want = (cs->max_src + VL_WARPS - 1) / VL_WARPS, full = (uint32_t)prop.multiProcessorCount * (2048 / VL_BLOCK);
+    cs->prop_blocks = want < full ? (want ? want : 1) : full;
     if ((st = upload(s, &cs->d_pops, cs->h_pops, sp->n_pops))) return st;
     cs->h_proj = (dev_proj *)calloc(cs->n_proj ? cs->n_proj : 1, sizeof(dev_proj));
     for (size_t q = 0; q < cs->n_proj; ++q) {
@@ -412,22 +477,22 @@ static vl_status cuda_init(vl_sim *s) {
     CU(cudaMallocHost((void **)&cs->h_count, 4 * sp->n_pops * (size_t)cs->chunk));
     uint64_t cap = 0;
     for (size_t i = 0; i < sp->n_pops; ++i)
-        if (sp->rec_spikes[i]) cap += (uint64_t)s->rt[i].size * cs->chunk;
+        if (s->rec_spikes[i]) cap += (uint64_t)s->rt[i].size * cs->chunk;
     cs->packed_cap = cap;
     CU(cudaMallocHost((void **)&cs->h_spk, 4 * (cap ? cap : 1)));
     if ((st = dev_alloc(s, (void **)&cs->d_packed, 4 * (cap ? cap : 1)))) return st;
-    cs->d_frames = (float **)calloc(sp->n_state + 1, sizeof(float *));
-    cs->h_frames = (float **)calloc(sp->n_state + 1, sizeof(float *));
-    cs->frame_len = (size_t *)calloc(sp->n_state + 1, sizeof(size_t));
-    for (size_t k = 0; k < sp->n_state; ++k) {
+    cs->d_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
+    cs->h_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
+    cs->frame_len = (size_t *)calloc(s->n_state + 1, sizeof(size_t));
+    for (size_t k = 0; k < s->n_state; ++k) {
         const vl_state_rec_spec *sr = &sp->state[k];
         size_t len = (cs->chunk / sr->every + 1) * sr->n_vars * sr->n_ids;
         cs->frame_len[k] = len;
         if ((st = dev_alloc(s, (void **)&cs->d_frames[k], 4 * len))) return st;
         CU(cudaMallocHost((void **)&cs->h_frames[k], 4 * len));
     }
-    cs->sd = (state_dev *)calloc(sp->n_state + 1, sizeof(state_dev));
-    for (size_t q = 0; q < sp->n_state; ++q) {
+    cs->sd = (state_dev *)calloc(s->n_state + 1, sizeof(state_dev));
+    for (size_t q = 0; q < s->n_state; ++q) {
         const vl_state_rec_spec *sr = &sp->state[q];
         const vl_pop_spec *ps = &sp->pops[sr->pop];
         int32_t *vr = (int32_t *)calloc(sr->n_vars, sizeof(int32_t));
@@ -441,6 +506,24 @@ static vl_status cuda_init(vl_sim *s) {
         free(vr);
         if (st != VL_OK) return st;
     }
+    dev_state_rec *hr = (dev_state_rec *)calloc(s->n_state + 1, sizeof(dev_state_rec));
+    for (size_t q = 0; q < s->n_state; ++q) {
+        const vl_state_rec_spec *sr = &sp->state[q];
+        hr[q].pop = sr->pop;
+        hr[q].n_ids = (uint32_t)sr->n_ids;
+        hr[q].n_vars = (uint32_t)sr->n_vars;
+        hr[q].every = sr->every;
+        hr[q].ids = cs->sd[q].ids;
+        hr[q].var_rec = cs->sd[q].var_rec;
+        hr[q].frames = cs->d_frames[q];
+    }
+    st = upload(s, &cs->d_rec, (const dev_state_rec *)hr, s->n_state + 1);
+    free(hr);
+    if (st != VL_OK) return st;
+    const char *mode = getenv("VOLLEY_CUDA_MODE");
+    cs->block_mode = mode && *mode ? strcmp(mode, "block") == 0 : cs->n_threads <= VL_BLOCK_MODE_MAX;
+    snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", %s mode",
+             cs->block_mode ? "single-block" : "graph");
     return VL_OK;
 }
 
@@ -448,9 +531,9 @@ static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
     cuda_state *cs = state_of(s);
     const vl_spec *sp = s->s;
     dim3 ugrid((cs->n_threads + VL_BLOCK - 1) / VL_BLOCK);
-    dim3 pgrid((cs->max_src + VL_WARPS - 1) / VL_WARPS, (unsigned)(cs->n_proj ? cs->n_proj : 1));
+    dim3 pgrid(cs->prop_blocks);
     for (uint32_t k = 0; k < n_steps; ++k) {
-        for (size_t q = 0; q < sp->n_state; ++q) {
+        for (size_t q = 0; q < s->n_state; ++q) {
             const vl_state_rec_spec *sr = &sp->state[q];
             uint32_t n = (uint32_t)(sr->n_ids * sr->n_vars);
             vl_state_kernel<<<(n + VL_BLOCK - 1) / VL_BLOCK, VL_BLOCK, 0, cs->stream>>>(
@@ -459,7 +542,8 @@ static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
         }
         vl_update_kernel<<<ugrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, (int)cs->n_pops, cs->d_t0, k, cs->seed);
         if (cs->n_proj)
-            vl_propagate_kernel<<<pgrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_proj, cs->d_t0, k);
+            vl_propagate_kernel<<<pgrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_proj, (int)cs->n_proj,
+                                                                    cs->d_t0, k);
     }
     CU(cudaGetLastError());
     return VL_OK;
@@ -471,7 +555,12 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
     vl_status st;
     CU(cudaMemcpyAsync(cs->d_t0, &t0, 8, cudaMemcpyHostToDevice, cs->stream));
     for (size_t i = 0; i < sp->n_pops; ++i) CU(cudaMemsetAsync(cs->h_pops[i].count, 0, 4 * (size_t)cs->chunk, cs->stream));
-    if (n_steps == cs->chunk) {
+    if (cs->block_mode) {
+        vl_block_chunk_kernel<<<1, VL_CHUNK_BLOCK, 0, cs->stream>>>(cs->d_pops, (int)cs->n_pops, cs->d_proj,
+                                                                  (int)cs->n_proj, cs->d_rec, (int)s->n_state,
+                                                                  cs->d_t0, n_steps, cs->n_threads, cs->seed);
+        CU(cudaGetLastError());
+    } else if (n_steps == cs->chunk) {
         if (!cs->have_graph) {
             cudaGraph_t g;
             CU(cudaStreamBeginCapture(cs->stream, cudaStreamCaptureModeThreadLocal));
@@ -495,7 +584,7 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
     for (size_t i = 0; i < sp->n_pops; ++i) {
         const uint32_t *cnt = cs->h_count + i * cs->chunk;
         for (uint32_t k = 0; k < n_steps; ++k) c->count[i][k] = cnt[k];
-        if (!sp->rec_spikes[i]) continue;
+        if (!s->rec_spikes[i]) continue;
         uint64_t total = 0;
         for (uint32_t k = 0; k < n_steps; ++k) total += cnt[k];
         if (total) {
@@ -506,7 +595,7 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
         }
         off += total;
     }
-    for (size_t q = 0; q < sp->n_state; ++q)
+    for (size_t q = 0; q < s->n_state; ++q)
         CU(cudaMemcpyAsync(cs->h_frames[q], cs->d_frames[q], 4 * cs->frame_len[q], cudaMemcpyDeviceToHost, cs->stream));
     for (size_t i = 0; i < sp->n_pops; ++i)
         if (s->rt[i].type == VL_POP_NEURON)
@@ -514,13 +603,13 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
     CU(cudaStreamSynchronize(cs->stream));
     off = 0;
     for (size_t i = 0; i < sp->n_pops; ++i) {
-        if (!sp->rec_spikes[i]) continue;
+        if (!s->rec_spikes[i]) continue;
         const uint32_t *cnt = cs->h_count + i * cs->chunk;
         for (uint32_t k = 0; k < n_steps; ++k)
             for (uint32_t j = 0; j < cnt[k]; ++j)
                 if (vl_spike_buf_push(&c->spk[i], k, cs->h_spk[off++])) return VL_ERR_NOMEM;
     }
-    for (size_t q = 0; q < sp->n_state; ++q) {
+    for (size_t q = 0; q < s->n_state; ++q) {
         const vl_state_rec_spec *sr = &sp->state[q];
         uint32_t frames = 0;
         for (uint64_t t = t0; t < t0 + n_steps; ++t) frames += (t % sr->every) == 0;

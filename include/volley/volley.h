@@ -93,6 +93,7 @@ typedef struct vl_run_result {
     uint64_t steps_done, n_steps;
     uint64_t n_neurons, n_synapses;
     double build_s, sim_s, write_s, rtf;
+    double events;            /* synaptic events delivered (spikes x mean row length per projection) */
     const char *backend, *device;
     int complete;
     size_t n_pops;

@@ -25,12 +25,12 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage:\n"
             "  volley run MODEL.yaml [-o OUT.h5] [--seed N] [--set dotted.path=VALUE ...] [--duration T]\n"
-            "             [--backend auto|cpu|cuda] [--threads N] [--deterministic] [--quiet]\n"
+            "             [--backend auto|cpu|cuda] [--threads N] [--deterministic] [--no-output] [--quiet]\n"
             "  volley check MODEL.yaml [--set dotted.path=VALUE ...]\n"
             "  volley info\n"
             "\n"
             "run      builds and simulates the model and streams spikes and state to OUT.h5\n"
-            "         (default out/<model>.h5); prints a summary\n"
+            "         (default out/<model>.h5; --no-output records nothing, for timing); prints a summary\n"
             "check    validates the model and prints populations, projections, memory and warnings\n"
             "info     version, build features and usable devices\n"
             "\n"
@@ -95,7 +95,7 @@ static int cmd_run(int argc, char **argv) {
     const char *path = NULL, *out = NULL;
     const char **sets = calloc((size_t)argc, sizeof *sets);
     size_t n_sets = 0;
-    int quiet = 0;
+    int quiet = 0, no_output = 0;
     vl_sim_options opt;
     memset(&opt, 0, sizeof opt);
     for (int i = 0; i < argc; ++i) {
@@ -124,6 +124,7 @@ static int cmd_run(int argc, char **argv) {
             if (*end || t < 1) { fprintf(stderr, "volley: --threads expects a positive number, got '%s'\n", val); free(sets); return 2; }
             opt.threads = (int)t;
         } else if (!strcmp(a, "--deterministic")) opt.deterministic = 1;
+        else if (!strcmp(a, "--no-output")) no_output = 1;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) quiet = 1;
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "volley: unknown option '%s'\n", a); usage(stderr); free(sets); return 2; }
         else if (!path) path = a;
@@ -140,8 +141,8 @@ static int cmd_run(int argc, char **argv) {
         return 2;
     }
     print_warnings(m);
-    char *def = out ? NULL : default_output(path);
-    opt.output = out ? out : def;
+    char *def = out || no_output ? NULL : default_output(path);
+    opt.output = no_output ? NULL : out ? out : def;
     opt.log = log_cb;
     opt.log_user = &quiet;
     opt.interrupt = (volatile int *)&g_stop;
@@ -177,8 +178,10 @@ static int cmd_run(int argc, char **argv) {
         }
         double sim_ms = r->steps_done * dt_ms;
         printf("spikes: %llu\n", (unsigned long long)total);
-        printf("simulate: %.4f s for %.1f ms (%llu steps), RTF %.4f\n", r->sim_s, sim_ms,
-               (unsigned long long)r->steps_done, r->rtf);
+        printf("synaptic events: %.4g (%.4g per simulated second)\n", r->events,
+               sim_ms > 0 ? r->events / (sim_ms * 1e-3) : 0.0);
+        printf("simulate: %.4f s for %.1f ms (%llu steps), RTF %.4f, %.3f us per step\n", r->sim_s, sim_ms,
+               (unsigned long long)r->steps_done, r->rtf, r->steps_done ? 1e6 * r->sim_s / r->steps_done : 0.0);
         printf("write: %.4f s\n", r->write_s);
         if (opt.output) printf("output: %s%s\n", opt.output, r->complete ? "" : " (incomplete)");
     }

@@ -153,7 +153,7 @@ static void step_propagate(vl_sim *s, uint64_t t) {
  * receptor's value including the input that arrived for this step. */
 static void record_state(vl_sim *s, uint64_t t, vl_chunk *c) {
     cpu_state *cs = s->be_state;
-    for (size_t k = 0; k < s->s->n_state; ++k) {
+    for (size_t k = 0; k < s->n_state; ++k) {
         const vl_state_rec_spec *sr = &s->s->state[k];
         if (t % sr->every) continue;
         const vl_pop_rt *rt = &s->rt[sr->pop];
@@ -191,7 +191,7 @@ static vl_status cpu_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) 
         for (size_t i = 0; i < sp->n_pops; ++i) {
             const cpu_pop *p = &cs->pops[i];
             c->count[i][k] = p->n_spk;
-            if (!sp->rec_spikes[i]) continue;
+            if (!s->rec_spikes[i]) continue;
             for (uint32_t j = 0; j < p->n_spk; ++j)
                 if (vl_spike_buf_push(&c->spk[i], k, p->spk[j])) {
                     vl__diag_error(&s->diag, (vl_mark){0}, "out of memory recording spikes");

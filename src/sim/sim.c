@@ -150,6 +150,11 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
     s->max_v = vl__calloc(s->s->n_pops, sizeof *s->max_v);
     if (!s->pops || !s->max_v) return VL_ERR_NOMEM;
     for (size_t i = 0; i < s->s->n_pops; ++i) s->max_v[i] = -INFINITY;
+    /* Without an output file nothing is recorded: the backends only count spikes. */
+    s->rec_spikes = vl__calloc(s->s->n_pops, sizeof *s->rec_spikes);
+    if (!s->rec_spikes) return VL_ERR_NOMEM;
+    for (size_t i = 0; s->opt.output && i < s->s->n_pops; ++i) s->rec_spikes[i] = s->s->rec_spikes[i];
+    s->n_state = s->opt.output ? s->s->n_state : 0;
     vl_status st = vl_backend_select(s);
     if (st != VL_OK) return st;
     st = s->be->init(s);
@@ -180,6 +185,11 @@ static void finish_results(vl_sim *s) {
     r->rtf = sim_ms > 0 ? r->sim_s / (sim_ms * 1e-3) : 0;
     r->n_pops = sp->n_pops;
     r->pops = s->pops;
+    r->events = 0;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        r->events += (double)s->pops[c->src].spikes * (double)c->n_syn / sp->pops[c->src].size;
+    }
     for (size_t i = 0; i < sp->n_pops; ++i) {
         vl_pop_result *p = &s->pops[i];
         const vl_pop_spec *ps = &sp->pops[i];
@@ -274,5 +284,6 @@ void vl_sim_destroy(vl_sim *s) {
     vl__diag_free(&s->diag);
     free(s->pops);
     free(s->max_v);
+    free(s->rec_spikes);
     free(s);
 }

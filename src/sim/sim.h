@@ -58,6 +58,8 @@ struct vl_sim {
     vl_run_result res;
     vl_pop_result *pops;
     float *max_v;             /* per population, updated by the backend */
+    int *rec_spikes;          /* per population: record spikes (all 0 without an output file) */
+    size_t n_state;           /* state recordings in force (0 without an output file) */
     int ran;
 };
 

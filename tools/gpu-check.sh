@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The one prepared GPU command: builds Volley with CUDA, runs `ctest -L gpu`, runs the GPU
+# benchmarks and prints one table. Logs and bench JSON go to $OUT (default out/gpu-check).
+# On the lent GPU machines (Ubuntu 24.04, CUDA 13, HDF5 present, no libyaml/cmocka headers) run
+#   tools/fetch-gpu-debs.sh here first and carry .deb; this script unpacks it into .gpu/prefix.
+# Must finish in under 8 minutes on an H100.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-$ROOT/out/gpu-check}
+mkdir -p "$OUT"
+export PATH="/usr/local/cuda/bin:$PATH"
+JOBS=$(nproc)
+log() { echo "== $*" | tee -a "$OUT/gpu-check.log"; }
+
+log "machine"
+{
+  grep PRETTY_NAME /etc/os-release; ldd --version | head -1; nvcc --version | tail -1; cmake --version | head -1
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  for h in /usr/include/hdf5/serial/hdf5.h /usr/include/hdf5.h /usr/include/yaml.h /usr/include/cmocka.h; do
+    [ -e "$h" ] && echo "have $h" || echo "lack $h"
+  done
+} 2>&1 | tee -a "$OUT/gpu-check.log"
+
+# Libraries the machine lacks come from carried Debian packages, unpacked into a private prefix.
+PREFIX=$ROOT/.gpu/prefix
+if [ ! -e /usr/include/yaml.h ] || [ ! -e /usr/include/cmocka.h ]; then
+  if ls .deb/*.deb >/dev/null 2>&1; then
+    mkdir -p "$PREFIX"
+    for f in .deb/*.deb; do dpkg -x "$f" "$PREFIX"; done
+    for pc in "$PREFIX"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do
+      sed -i -e "s|^prefix=/usr|prefix=$PREFIX/usr|" -e "s|-L/usr/|-L$PREFIX/usr/|g" -e "s|-I/usr/|-I$PREFIX/usr/|g" "$pc"
+    done
+    export PKG_CONFIG_PATH="$PREFIX/usr/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    log "unpacked $(ls .deb/*.deb | wc -l) carried packages into $PREFIX"
+  else
+    log "libyaml/cmocka headers missing and no .deb/ carried: run tools/fetch-gpu-debs.sh and carry .deb"
+    exit 1
+  fi
+fi
+
+log "build (CUDA arch 90)"
+BUILD=$ROOT/build-gpu
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DVOLLEY_TESTS=OFF \
+  >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
+cmake --build "$BUILD" -j "$JOBS" >"$OUT/build.log" 2>&1 || { grep -E 'error' -A3 "$OUT/build.log" | head -40; exit 1; }
+"$BUILD/volley" info | tee -a "$OUT/gpu-check.log"
+
+log "ctest -L gpu"
+(cd "$BUILD" && ctest -L gpu --output-on-failure --timeout 300) 2>&1 | tee "$OUT/ctest-gpu.log" | tail -40
+TEST_RC=${PIPESTATUS[0]}
+
+log "atomics"
+nvcc -O3 -arch=sm_90 tools/atomic-bench.cu -o "$BUILD/atomic-bench" && "$BUILD/atomic-bench" | tee -a "$OUT/gpu-check.log"
+
+log "benchmarks"
+V="$BUILD/volley"
+bench() { # name backend model [args...]
+  local name=$1 be=$2 model=$3; shift 3
+  local f="$OUT/bench-runs.log.tmp"
+  VOLLEY_CUDA_MODE="${MODE:-}" timeout 240 "$V" run "$model" --backend "$be" --no-output --quiet "$@" >"$f" 2>&1
+  local rc=$?
+  awk -v name="$name" -v be="$be" -v rc="$rc" '
+    /^network:/ {n=$2; syn=$4}
+    /^[A-Za-z_0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+$/ {tot+=$3; sz+=$2}
+    /^synaptic events:/ {ev=$4; gsub(/\(/,"",ev)}
+    /^simulate:/ {s=$2; ms=$5; rtf=$10; sub(/,/,"",rtf); us=$11}
+    /^volley .* on (cpu|cuda) \(/ {dev=$0; sub(/^[^(]*\(/,"",dev); sub(/\)$/,"",dev)}
+    END {rate = (sz > 0 && ms > 0) ? tot / sz / (ms / 1000) : 0
+         printf "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\n", name, be, n, syn, rate, ev, us, rtf, dev, rc}' "$f" \
+    >>"$OUT/bench.tsv"
+  { echo "### $name $be: $V run $model --backend $be --no-output --quiet $*"; cat "$f"; } >>"$OUT/bench-runs.log"
+  rm -f "$f"
+}
+: >"$OUT/bench.tsv"; : >"$OUT/bench-runs.log"
+bench coba-4000 cuda configs/coba.yaml --duration "5 s"
+MODE=graph bench coba-4000-graph cuda configs/coba.yaml --duration "5 s"
+bench coba-4000 cpu configs/coba.yaml --duration "1 s" --threads "$JOBS"
+bench coba-1M cuda configs/coba.yaml --duration "1 s" \
+  --set populations.exc.size=800000 --set populations.inh.size=200000 \
+  --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
+  --set projections.2.connect.fixed_probability=0.0005
+bench brunel-hakim-1e5 cuda configs/brunel_hakim.yaml --duration "1 s" \
+  --set populations.neurons.size=100000 --set projections.0.connect.fixed_probability=0.01
+[ -e configs/pd14.yaml ] && bench pd14 cuda configs/pd14.yaml --duration "1 s"
+
+python3 - "$OUT/bench.tsv" "$OUT/bench.json" <<'PY'
+import json, sys
+rows = []
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("\t")
+    if len(f) < 10: continue
+    name, be, n, syn, rate, ev, us, rtf, dev, rc = f
+    def num(x):
+        try: return float(x)
+        except ValueError: return None
+    rows.append(dict(model=name, backend=be, neurons=num(n), synapses=num(syn), rate_hz=num(rate),
+                     events_per_s=num(ev), us_per_step=num(us), rtf=num(rtf), device=dev, rc=int(rc or 1)))
+json.dump(rows, open(sys.argv[2], "w"), indent=1)
+print(f"{'model':18} {'backend':7} {'N':>9} {'synapses':>11} {'rate Hz':>8} {'events/s':>10} {'us/step':>9} {'RTF':>8}  device")
+for r in rows:
+    print(f"{r['model']:18} {r['backend']:7} {r['neurons'] or 0:9.0f} {r['synapses'] or 0:11.0f} "
+          f"{r['rate_hz'] or 0:8.2f} {r['events_per_s'] or 0:10.3g} {r['us_per_step'] or 0:9.2f} {r['rtf'] or 0:8.4f}  {r['device']}"
+          + ("" if r['rc'] == 0 else f"  (exit {r['rc']})"))
+PY
+log "done (ctest rc $TEST_RC)"
+exit "$TEST_RC"
