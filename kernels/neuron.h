@@ -42,53 +42,100 @@ typedef struct vl_neuron_params {
     float dt, C, g_L, E_L, V_th, V_reset, I_e;
     float noise;   /* sigma * sqrt(dt / tau_m), mV per step */
     float v_decay; /* exp(-dt / tau_m) */
+    float V_inf;   /* E_L + I_e / g_L, the resting point with the constant current */
     const vl_rec_params *rec;
 } vl_neuron_params;
 
-VL_HD float vl_mg_block(float v, float mg) {
-    return 1.0f / (1.0f + mg * (1.0f / 3.57f) * expf(-0.062f * v));
+/* A neuron model as the model file gives it (ms, mV, nS, pF, pA; receptors' tau, E and Mg). */
+typedef struct vl_lif_desc {
+    int32_t model, refr_mode, n_rec;
+    double dt, C, g_L, E_L, V_th, V_reset, t_ref, I_e, sigma;
+    const double *tau, *E, *mg; /* n_rec each */
+} vl_lif_desc;
+
+/* Derives the per-step constants (propagators, decays, refractory steps) once, on the host, in
+ * double precision; both backends and the tests use this one derivation. rec receives n_rec
+ * entries and np->rec points at it. */
+static inline void vl_neuron_params_init(vl_neuron_params *np, vl_rec_params *rec, const vl_lif_desc *d) {
+    double dt = d->dt, tau_m = d->C / d->g_L;
+    for (int32_t r = 0; r < d->n_rec; ++r) {
+        double tau = d->tau[r];
+        rec[r].decay = (float)exp(-dt / tau);
+        rec[r].E = (float)d->E[r];
+        rec[r].mg = (float)d->mg[r];
+        rec[r].p21 = (float)(fabs(tau_m - tau) < 1e-9 * tau_m
+                                 ? dt / d->C * exp(-dt / tau)
+                                 : tau_m * tau / (d->C * (tau_m - tau)) * (exp(-dt / tau_m) - exp(-dt / tau)));
+    }
+    np->model = d->model;
+    np->n_rec = d->n_rec;
+    np->refr_mode = d->refr_mode;
+    np->n_ref = (int32_t)llround(d->t_ref / dt);
+    np->dt = (float)dt;
+    np->C = (float)d->C;
+    np->g_L = (float)d->g_L;
+    np->E_L = (float)d->E_L;
+    np->V_th = (float)d->V_th;
+    np->V_reset = (float)d->V_reset;
+    np->I_e = (float)d->I_e;
+    np->noise = (float)(d->sigma * sqrt(dt / tau_m));
+    np->v_decay = (float)exp(-dt / tau_m);
+    np->V_inf = (float)(d->E_L + d->I_e / d->g_L);
+    np->rec = rec;
 }
 
-/* One step of one neuron. g[r * stride] is receptor r's state for this neuron and in[r * stride]
- * the input that arrived for this step (the ring-buffer slot, laid out [slot][receptor][neuron]
- * so that both use the population size as stride); z is this step's standard normal draw
- * (unused when noise == 0). Returns 1 when the neuron spikes. */
-VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v_io, int32_t *refr_io, float *g,
-                         const float *in, size_t stride, float z) {
+VL_HD float vl_mg_block(float v, float mg) {
+    return 1.0f / (1.0f + mg * (1.0f / 3.57f) * vl_expf(-0.062f * v));
+}
+
+/* One step of one neuron, in three parts so that the CPU backend can run each as its own
+ * vectorised pass over a population while the CUDA kernels run them back to back per thread; the
+ * operations and their order per neuron are the same either way.
+ *
+ * 1. vl_acc_init: the leak's share of the membrane equation.
+ * 2. vl_receptor_step, for r = 0 .. n_rec-1 in order: receptor r adds the input that arrived for
+ *    this step (in, then cleared), contributes to the membrane equation and decays.
+ * 3. vl_membrane_step: integration, noise, threshold, reset and refractoriness; returns 1 on a
+ *    spike. */
+VL_HD void vl_acc_init(const vl_neuron_params *p, float *G, float *GE) {
+    *G = p->g_L;                          /* lif_cond_exp: total conductance */
+    *GE = p->model == VL_LIF_COND_EXP ? p->g_L * p->E_L + p->I_e : 0.0f; /* or the jump in v */
+}
+
+VL_HD void vl_receptor_step(int32_t model, const vl_rec_params *q, float v, float *g, float *in, float *G,
+                            float *GE) {
+    float x = *in;
+    *in = 0.0f;
+    if (model == VL_LIF_COND_EXP) {
+        float gr = *g + x;
+        float ge = q->mg > 0.0f ? gr * vl_mg_block(v, q->mg) : gr;
+        *G += ge;
+        *GE += ge * q->E;
+        *g = gr * q->decay;
+    } else if (model == VL_LIF_CURR_EXP) {
+        float I = *g + x;
+        *GE += I * q->p21;
+        *g = I * q->decay;
+    } else { /* VL_LIF_DELTA: the input is a jump of v */
+        *GE += x;
+    }
+}
+
+VL_HD int vl_membrane_step(const vl_neuron_params *p, float *v_io, int32_t *refr_io, float G, float GE, float z) {
     float v = *v_io;
     int32_t refr = *refr_io;
     const int clamped = refr > 0 && p->refr_mode == VL_REFR_CLAMP;
-    if (p->model == VL_LIF_COND_EXP) {
-        float G = p->g_L, GE = p->g_L * p->E_L + p->I_e;
-        for (int r = 0; r < p->n_rec; ++r) {
-            const vl_rec_params *q = &p->rec[r];
-            float gr = g[r * stride] + in[r * stride];
-            float ge = q->mg > 0.0f ? gr * vl_mg_block(v, q->mg) : gr;
-            G += ge;
-            GE += ge * q->E;
-            g[r * stride] = gr * q->decay;
-        }
-        if (!clamped) {
+    if (!clamped) {
+        if (p->model == VL_LIF_COND_EXP) {
             float v_inf = GE / G;
-            v = v_inf + (v - v_inf) * expf(-p->dt * G / p->C);
+            v = v_inf + (v - v_inf) * vl_expf(-p->dt * G / p->C);
+        } else if (p->model == VL_LIF_CURR_EXP) { /* relaxation towards V_inf = E_L + I_e/g_L */
+            v = p->V_inf + (v - p->V_inf) * p->v_decay + GE;
+        } else {
+            v = p->V_inf + (v + GE - p->V_inf) * p->v_decay;
         }
-    } else if (p->model == VL_LIF_CURR_EXP) {
-        float dv = 0.0f;
-        for (int r = 0; r < p->n_rec; ++r) {
-            const vl_rec_params *q = &p->rec[r];
-            float I = g[r * stride] + in[r * stride];
-            dv += I * q->p21;
-            g[r * stride] = I * q->decay;
-        }
-        if (!clamped)
-            v = p->E_L + (v - p->E_L) * p->v_decay + (p->I_e / p->g_L) * (1.0f - p->v_decay) + dv;
-    } else { /* VL_LIF_DELTA */
-        float jump = 0.0f;
-        for (int r = 0; r < p->n_rec; ++r) jump += in[r * stride];
-        if (!clamped)
-            v = p->E_L + (v + jump - p->E_L) * p->v_decay + (p->I_e / p->g_L) * (1.0f - p->v_decay);
+        v += p->noise * z;
     }
-    if (!clamped && p->noise != 0.0f) v += p->noise * z;
     int spike = 0;
     if (refr > 0) {
         refr -= 1;
@@ -102,6 +149,25 @@ VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v_io, int32_t *refr_i
     *refr_io = refr;
     return spike;
 }
+
+/* The three parts for one neuron. g[r * stride] is receptor r's state for this neuron and
+ * in[r * stride] the input that arrived for this step (the ring-buffer slot, laid out
+ * [slot][receptor][neuron] so that both use the population size as stride); z is this step's
+ * standard normal draw (unused when noise == 0). */
+VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v, int32_t *refr, float *g, float *in, size_t stride,
+                         float z) {
+    float G, GE;
+    vl_acc_init(p, &G, &GE);
+    for (int r = 0; r < p->n_rec; ++r) vl_receptor_step(p->model, &p->rec[r], *v, g + r * stride, in + r * stride, &G, &GE);
+    return vl_membrane_step(p, v, refr, G, GE, z);
+}
+
+/* Deterministic mode accumulates synaptic input in 64-bit fixed point: integer additions give
+ * the same sum in any order, so runs repeat bit for bit and both backends agree. Resolution
+ * 2^-24 of the receptor's unit (6e-8 nS, pA or mV), range +-5.5e11 units. */
+#define VL_FIXED_ONE 16777216.0 /* 2^24 */
+VL_HD int64_t vl_to_fixed(float w) { return (int64_t)rint((double)w * VL_FIXED_ONE); }
+VL_HD float vl_from_fixed(int64_t q) { return (float)((double)q * (1.0 / VL_FIXED_ONE)); }
 
 /* Poisson input: does neuron i of a source with spike probability prob (= rate * dt) fire at
  * this step? u is a uniform draw in (0, 1). */

@@ -45,13 +45,14 @@ VL_HD vl_u32x4 vl_rand4(uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, 
     return vl_philox4x32_10(ctr, (uint32_t)seed, stream);
 }
 
-/* Uniform in the open interval (0, 1), 24 bits, as float. */
-VL_HD float vl_u01f(uint32_t x) { return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f); }
+/* Uniform in the open interval (0, 1), 23 bits, as float (k + 0.5 stays exact below 2^23, so the
+ * largest value is 1 - 2^-24, never 1). */
+VL_HD float vl_u01f(uint32_t x) { return ((float)(x >> 9) + 0.5f) * (1.0f / 8388608.0f); }
 
-/* Uniform in (0, 1) with 53 bits, from two words, as double. */
+/* Uniform in the open interval (0, 1) with 52 bits, from two words, as double. */
 VL_HD double vl_u01d(uint32_t hi, uint32_t lo) {
-    uint64_t m = ((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11);
-    return ((double)(m & ((1ull << 53) - 1)) + 0.5) * (1.0 / 9007199254740992.0);
+    uint64_t m = (((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11)) & ((1ull << 53) - 1);
+    return ((double)(m >> 1) + 0.5) * (1.0 / 4503599627370496.0); /* 52 bits + 1/2: never 0 or 1 */
 }
 
 /* Standard normal from two words (Box-Muller, one of the pair). */

@@ -43,6 +43,7 @@ typedef struct dev_pop {
     int32_t recorded;   // keeps one spike region per step of the chunk
     vl_neuron_params np;
     float *v, *g, *ring;
+    long long *ring_q;  // deterministic mode: fixed-point accumulation, same layout as ring
     int32_t *refr;
     uint32_t *spk;      // regions of `size` entries
     uint32_t *count;    // spikes per step of the chunk
@@ -77,6 +78,7 @@ typedef struct cuda_state {
     dev_proj *h_proj, *d_proj;
     size_t n_pops, n_proj;
     uint32_t n_threads, max_src, prop_blocks;
+    uint32_t *d_warp_pop;    // population of each warp of the flat thread space
     uint64_t seed;
     uint64_t *d_t0;
     uint32_t chunk;          // steps per chunk
@@ -124,10 +126,9 @@ __device__ __forceinline__ float input_prob(const dev_pop &p, uint64_t t, uint32
 
 // Schedule steps 1-2 for flat thread gid. Every lane of a warp must call it (the spike append
 // is warp-aggregated); populations start at multiples of 32, so a warp is one population.
-__device__ __forceinline__ void update_one(const dev_pop *pops, int n_pops, uint32_t gid, uint64_t t, uint32_t k,
-                                           uint64_t seed) {
-    int pi = 0;
-    while (pi + 1 < n_pops && gid >= pops[pi + 1].offset) ++pi;
+__device__ __forceinline__ void update_one(const dev_pop *pops, const uint32_t *warp_pop, uint32_t gid, uint64_t t,
+                                           uint32_t k, uint64_t seed) {
+    const uint32_t pi = warp_pop[gid >> 5]; // one load instead of a search through the table
     const dev_pop &p = pops[pi];
     uint32_t i = gid - p.offset;
     int spike = 0;
@@ -135,14 +136,19 @@ __device__ __forceinline__ void update_one(const dev_pop *pops, int n_pops, uint
     if (i < p.size) {
         if (p.type == VL_POP_NEURON) {
             size_t n = p.size, nr = (size_t)p.np.n_rec;
-            float *in = p.ring + (size_t)(t % p.ring_len) * nr * n + i;
+            size_t slot = (size_t)(t % p.ring_len) * nr * n + i;
+            float *in = p.ring + slot;
+            if (p.ring_q)
+                for (size_t r = 0; r < nr; ++r) {
+                    in[r * n] = vl_from_fixed(p.ring_q[slot + r * n]);
+                    p.ring_q[slot + r * n] = 0;
+                }
             float z = 0.0f;
             if (p.np.noise != 0.0f) {
                 vl_u32x4 r = vl_rand4(seed, VL_STREAM_NOISE | (uint32_t)pi, (uint32_t)t, (uint32_t)(t >> 32), i);
                 z = vl_normalf(r.v[0], r.v[1]);
             }
             spike = vl_neuron_step(&p.np, p.v + i, p.refr + i, p.g + i, in, n, z);
-            for (size_t r = 0; r < nr; ++r) in[r * n] = 0.0f;
             v_now = p.v[i];
         } else if (p.type == VL_POP_POISSON) {
             float prob = input_prob(p, t, i);
@@ -181,28 +187,46 @@ __device__ __forceinline__ void update_one(const dev_pop *pops, int n_pops, uint
     }
 }
 
-__global__ void vl_update_kernel(const dev_pop *pops, int n_pops, const uint64_t *d_t0, uint32_t k, uint64_t seed) {
-    update_one(pops, n_pops, blockIdx.x * blockDim.x + threadIdx.x, *d_t0 + k, k, seed);
+__global__ void vl_update_kernel(const dev_pop *pops, const uint32_t *warp_pop, uint32_t n_threads,
+                                 const uint64_t *d_t0, uint32_t k, uint64_t seed) {
+    uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x;
+    if (gid < n_threads) update_one(pops, warp_pop, gid, *d_t0 + k, k, seed); // whole warps leave together
+}
+
+// Each projection's spike count for step k, loaded by the whole block at once (the loads are
+// independent, so they overlap instead of forming a chain per projection).
+__device__ __forceinline__ void load_counts(const dev_pop *pops, const dev_proj *proj, int n_proj, uint32_t k,
+                                            uint32_t *sh_cnt) {
+    for (int q = threadIdx.x; q < n_proj; q += blockDim.x) sh_cnt[q] = pops[proj[q].src].count[k];
+    __syncthreads();
 }
 
 // Schedule step 3: warps warp0, warp0 + n_warps, ... scatter the spikes of every projection.
-__device__ __forceinline__ void propagate_warps(const dev_pop *pops, const dev_proj *proj, int n_proj, uint64_t t,
-                                                uint32_t k, uint32_t warp0, uint32_t n_warps, uint32_t lane) {
+__device__ __forceinline__ void propagate_warps(const dev_pop *pops, const dev_proj *proj, int n_proj,
+                                                const uint32_t *sh_cnt, uint64_t t, uint32_t k, uint32_t warp0,
+                                                uint32_t n_warps, uint32_t lane) {
     for (int q = 0; q < n_proj; ++q) {
+        uint32_t n_spk = sh_cnt[q];
+        if (warp0 >= n_spk) continue;
         const dev_proj &c = proj[q];
         const dev_pop &src = pops[c.src];
-        uint32_t n_spk = src.count[k];
-        if (warp0 >= n_spk) continue;
         const dev_pop &tgt = pops[c.tgt];
         const uint32_t *spk = src.spk + (size_t)(src.recorded ? k : 0) * src.size;
         size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
         float *ring = tgt.ring + (size_t)c.rec * n;
+        long long *ring_q = tgt.ring_q ? tgt.ring_q + (size_t)c.rec * n : NULL;
         for (uint32_t w = warp0; w < n_spk; w += n_warps) {
             uint32_t id = spk[w];
             if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
             uint32_t row = id - c.src_lo;
             uint64_t b = c.row_ptr[row], e = c.row_ptr[row + 1];
-            if (!c.delay) {
+            if (ring_q) { // integer atomics: the sum does not depend on the order
+                for (uint64_t j = b + lane; j < e; j += 32) {
+                    size_t slot = (size_t)((t + 1 + (c.delay ? c.delay[j] : c.delay_const)) % D);
+                    atomicAdd((unsigned long long *)(ring_q + slot * nr * n + c.col[j]),
+                              (unsigned long long)vl_to_fixed(c.w[j]));
+                }
+            } else if (!c.delay) {
                 float *dst = ring + (size_t)((t + 1 + c.delay_const) % D) * nr * n;
                 for (uint64_t j = b + lane; j < e; j += 32) atomicAdd(dst + c.col[j], c.w[j]);
             } else {
@@ -217,7 +241,9 @@ __device__ __forceinline__ void propagate_warps(const dev_pop *pops, const dev_p
 // largest population, so empty steps cost one short wave of blocks.
 __global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *proj, int n_proj, const uint64_t *d_t0,
                                     uint32_t k) {
-    propagate_warps(pops, proj, n_proj, *d_t0 + k, k, blockIdx.x * VL_WARPS + (threadIdx.x >> 5),
+    extern __shared__ uint32_t sh_cnt[];
+    load_counts(pops, proj, n_proj, k, sh_cnt);
+    propagate_warps(pops, proj, n_proj, sh_cnt, *d_t0 + k, k, blockIdx.x * VL_WARPS + (threadIdx.x >> 5),
                     gridDim.x * VL_WARPS, threadIdx.x & 31);
 }
 
@@ -233,7 +259,8 @@ __device__ __forceinline__ void state_one(const dev_pop *pops, int pop, const ui
     int rec = var_rec[v];
     size_t n = p.size, nr = (size_t)p.np.n_rec;
     float val = p.v[id];
-    if (rec >= 0) val = p.g[(size_t)rec * n + id] + p.ring[(size_t)(t % p.ring_len) * nr * n + (size_t)rec * n + id];
+    size_t at = (size_t)(t % p.ring_len) * nr * n + (size_t)rec * n + id;
+    if (rec >= 0) val = p.g[(size_t)rec * n + id] + (p.ring_q ? vl_from_fixed(p.ring_q[at]) : p.ring[at]);
     frames[(size_t)frame * n_vars * n_ids + j] = val;
 }
 
@@ -254,10 +281,12 @@ typedef struct dev_state_rec {
 
 // Small networks: one block runs a whole chunk, with block barriers between the schedule's
 // phases instead of kernel boundaries, so a step costs no launch at all.
-__global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pops, int n_pops, const dev_proj *proj,
+__global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pops, const uint32_t *warp_pop,
+                                                              const dev_proj *proj,
                                                               int n_proj, const dev_state_rec *rec, int n_rec,
                                                               const uint64_t *d_t0, uint32_t n_steps,
                                                               uint32_t n_threads, uint64_t seed) {
+    extern __shared__ uint32_t sh_cnt[];
     uint64_t t0 = *d_t0;
     uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
     for (uint32_t k = 0; k < n_steps; ++k) {
@@ -267,9 +296,10 @@ __global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pop
                 state_one(pops, rec[q].pop, rec[q].ids, rec[q].var_rec, rec[q].n_ids, rec[q].n_vars, t0, t,
                           rec[q].every, rec[q].frames, j);
         __syncthreads();
-        for (uint32_t gid = threadIdx.x; gid < n_threads; gid += blockDim.x) update_one(pops, n_pops, gid, t, k, seed);
+        for (uint32_t gid = threadIdx.x; gid < n_threads; gid += blockDim.x) update_one(pops, warp_pop, gid, t, k, seed);
         __syncthreads();
-        propagate_warps(pops, proj, n_proj, t, k, warp, n_warps, lane);
+        load_counts(pops, proj, n_proj, k, sh_cnt);
+        propagate_warps(pops, proj, n_proj, sh_cnt, t, k, warp, n_warps, lane);
         __syncthreads();
     }
 }
@@ -347,7 +377,7 @@ static vl_status plan_memory(vl_sim *s, uint32_t chunk) {
     for (size_t i = 0; i < sp->n_pops; ++i) {
         const vl_pop_rt *rt = &s->rt[i];
         double n = rt->size, nr = rt->type == VL_POP_NEURON ? rt->np.n_rec : 0;
-        need += n * (8 + 4 * nr + 4 * nr * rt->ring_len) + 4.0 * chunk;
+        need += n * (8 + 4 * nr + (s->deterministic ? 12 : 4) * nr * rt->ring_len) + 4.0 * chunk;
         need += 4 * n * (s->rec_spikes[i] ? chunk : 1);
     }
     for (size_t q = 0; q < s->net.n_proj; ++q) {
@@ -420,6 +450,10 @@ static vl_status cuda_init(vl_sim *s) {
             CU(cudaMemset(p->refr, 0, 4 * n));
             if ((st = dev_alloc(s, (void **)&p->ring, 4 * n * nr * rt->ring_len))) return st;
             CU(cudaMemset(p->ring, 0, 4 * n * nr * rt->ring_len));
+            if (s->deterministic) {
+                if ((st = dev_alloc(s, (void **)&p->ring_q, 8 * n * nr * rt->ring_len))) return st;
+                CU(cudaMemset(p->ring_q, 0, 8 * n * nr * rt->ring_len));
+            }
         } else {
             p->start_step = rt->start_step;
             p->stop_step = rt->stop_step;
@@ -444,6 +478,12 @@ static vl_status cuda_init(vl_sim *s) {
         }
     }
     cs->n_threads = offset;
+    uint32_t *wp = (uint32_t *)calloc(offset / 32 + 1, sizeof(uint32_t));
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        for (uint32_t w = cs->h_pops[i].offset / 32; w < (cs->h_pops[i].offset + s->rt[i].size + 31) / 32; ++w) wp[w] = (uint32_t)i;
+    st = upload(s, &cs->d_warp_pop, (const uint32_t *)wp, offset / 32 + 1);
+    free(wp);
+    if (st != VL_OK) return st;
     // One resident wave at most: enough warps for the largest spike burst, no more than the device holds.
     uint32_t want = (cs->max_src + VL_WARPS - 1) / VL_WARPS, full = (uint32_t)prop.multiProcessorCount * (2048 / VL_BLOCK);
     cs->prop_blocks = want < full ? (want ? want : 1) : full;
@@ -540,13 +580,19 @@ static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
                 cs->d_pops, sr->pop, cs->sd[q].ids, cs->sd[q].var_rec, (uint32_t)sr->n_ids, (uint32_t)sr->n_vars, cs->d_t0, k,
                 sr->every, cs->d_frames[q]);
         }
-        vl_update_kernel<<<ugrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, (int)cs->n_pops, cs->d_t0, k, cs->seed);
+        vl_update_kernel<<<ugrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_warp_pop, cs->n_threads, cs->d_t0, k,
+                                                             cs->seed);
         if (cs->n_proj)
-            vl_propagate_kernel<<<pgrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_proj, (int)cs->n_proj,
-                                                                    cs->d_t0, k);
+            vl_propagate_kernel<<<pgrid, VL_BLOCK, 4 * cs->n_proj, cs->stream>>>(cs->d_pops, cs->d_proj,
+                                                                                 (int)cs->n_proj, cs->d_t0, k);
     }
     CU(cudaGetLastError());
     return VL_OK;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) {
@@ -556,7 +602,7 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
     CU(cudaMemcpyAsync(cs->d_t0, &t0, 8, cudaMemcpyHostToDevice, cs->stream));
     for (size_t i = 0; i < sp->n_pops; ++i) CU(cudaMemsetAsync(cs->h_pops[i].count, 0, 4 * (size_t)cs->chunk, cs->stream));
     if (cs->block_mode) {
-        vl_block_chunk_kernel<<<1, VL_CHUNK_BLOCK, 0, cs->stream>>>(cs->d_pops, (int)cs->n_pops, cs->d_proj,
+        vl_block_chunk_kernel<<<1, VL_CHUNK_BLOCK, 4 * cs->n_proj, cs->stream>>>(cs->d_pops, cs->d_warp_pop, cs->d_proj,
                                                                   (int)cs->n_proj, cs->d_rec, (int)s->n_state,
                                                                   cs->d_t0, n_steps, cs->n_threads, cs->seed);
         CU(cudaGetLastError());
@@ -605,9 +651,12 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
     for (size_t i = 0; i < sp->n_pops; ++i) {
         if (!s->rec_spikes[i]) continue;
         const uint32_t *cnt = cs->h_count + i * cs->chunk;
-        for (uint32_t k = 0; k < n_steps; ++k)
+        for (uint32_t k = 0; k < n_steps; ++k) {
+            // Atomics append in any order; ids ascending within a step, as the CPU backend writes them.
+            qsort(cs->h_spk + off, cnt[k], sizeof(uint32_t), cmp_u32);
             for (uint32_t j = 0; j < cnt[k]; ++j)
                 if (vl_spike_buf_push(&c->spk[i], k, cs->h_spk[off++])) return VL_ERR_NOMEM;
+        }
     }
     for (size_t q = 0; q < s->n_state; ++q) {
         const vl_state_rec_spec *sr = &sp->state[q];

@@ -93,7 +93,7 @@ static char *default_output(const char *model_path) {
 
 static int cmd_run(int argc, char **argv) {
     const char *path = NULL, *out = NULL;
-    const char **sets = calloc((size_t)argc, sizeof *sets);
+    const char **sets = calloc((size_t)argc + 2, sizeof *sets);
     size_t n_sets = 0;
     int quiet = 0, no_output = 0;
     vl_sim_options opt;
@@ -132,6 +132,17 @@ static int cmd_run(int argc, char **argv) {
 #undef NEED_VAL
     }
     if (!path) { fprintf(stderr, "volley run: missing MODEL.yaml\n"); usage(stderr); free(sets); return 2; }
+    /* --seed and --duration become overrides too, so the model stored in the output is the
+     * model that ran. */
+    char seed_set[64], dur_set[64];
+    if (opt.have_seed) {
+        snprintf(seed_set, sizeof seed_set, "seed=%llu", (unsigned long long)opt.seed);
+        sets[n_sets++] = seed_set;
+    }
+    if (opt.duration_ms > 0) {
+        snprintf(dur_set, sizeof dur_set, "duration=%.17g ms", opt.duration_ms);
+        sets[n_sets++] = dur_set;
+    }
     vl_model *m = NULL;
     vl_status st = vl_model_load(path, sets, n_sets, &m);
     free(sets);

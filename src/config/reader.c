@@ -419,6 +419,10 @@ static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *
         vl__diag_error(r->d, km, "population name '%s' may not be empty or contain [ ] . / : or spaces", name);
         return -1;
     }
+    /* Unknown keys first: a misspelt "sise" should be named as such, not reported as a missing size. */
+    static const char *kn[] = {"size", "model", "params", "receptors", "init", "refractory", "subgroups", NULL};
+    static const char *ki[] = {"size", "model", "rate", "spikes", "file", "start", "stop", "subgroups", NULL};
+    if (vn_check_keys(m, is_input ? ki : kn, is_input ? "an input" : "a population", r->d)) return -1;
     vnode *size = vn_get(m, "size"), *model = vn_get(m, "model");
     if (!size) FAIL(m, "population '%s' needs a size, e.g. size: 100", name);
     uint64_t n;
@@ -445,19 +449,21 @@ static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *
     }
     if (is_input) {
         p->type = found == 0 ? VL_POP_POISSON : VL_POP_SPIKE_TIMES;
-        if (read_input(r, m, p)) return -1;
         static const char *kp[] = {"size", "model", "rate", "start", "stop", "subgroups", NULL};
         static const char *ks[] = {"size", "model", "spikes", "file", "start", "stop", "subgroups", NULL};
+        if (vn_check_keys(m, p->type == VL_POP_POISSON ? kp : ks,
+                          p->type == VL_POP_POISSON ? "a poisson input" : "a spike_times input", r->d))
+            return -1;
+        if (read_input(r, m, p)) return -1;
         vnode *sg = vn_get(m, "subgroups");
         if (sg && read_subgroups(r, sg, p)) return -1;
-        return vn_check_keys(m, p->type == VL_POP_POISSON ? kp : ks, "an input", r->d);
+        return 0;
     }
     p->type = VL_POP_NEURON;
     p->model = found;
     if (read_neuron(r, m, p)) return -1;
     vnode *sg = vn_get(m, "subgroups");
     if (sg && read_subgroups(r, sg, p)) return -1;
-    static const char *kn[] = {"size", "model", "params", "receptors", "init", "refractory", "subgroups", NULL};
     return vn_check_keys(m, kn, "a population", r->d);
 }
 
@@ -650,6 +656,8 @@ static int read_projection(rd *r, vnode *m, size_t index) {
         pr.delay.lo = 0;
         pr.delay.hi = INFINITY;
         pr.delay.mark = m->mark;
+        /* A connection file's delay column is used when delay: is omitted (no column: 0 ms). */
+        if (!dl && pr.rule == VL_CONN_FILE) pr.delay_from_file = 1;
         if (dl) {
             if (dl->type == VN_SCALAR && !strcmp(dl->str, "file")) {
                 if (pr.rule != VL_CONN_FILE) { free(pr.file); FAIL(dl, "delay: file needs connect: {file: ...}"); }
@@ -667,6 +675,10 @@ static int read_projection(rd *r, vnode *m, size_t index) {
                     }
                 }
             }
+        }
+        if (pr.rule == VL_CONN_FIXED_TOTAL && !pr.multapses) {
+            free(pr.file);
+            FAIL(con, "fixed_total_number without multapses is not supported yet; drop multapses: false");
         }
         if (pr.rule == VL_CONN_FIXED_INDEGREE && !pr.multapses && pr.n > pr.src_hi - pr.src_lo) {
             free(pr.file);
@@ -752,6 +764,11 @@ static int read_record(rd *r, vnode *m) {
                                       "variables: [v]}");
             uint32_t lo, hi;
             if (resolve_ref(r, pn, &sr->pop, &lo, &hi)) return -1;
+            for (size_t q = 0; q + 1 < s->n_state; ++q)
+                if (s->state[q].pop == sr->pop)
+                    FAIL(pn, "'%s' already has a state recording (entry %zu): list all its variables and neurons in "
+                             "one entry, e.g. {population: %s, variables: [v, g_exc], neurons: \"0:10\"}",
+                         s->pops[sr->pop].name, q, s->pops[sr->pop].name);
             const vl_pop_spec *p = &s->pops[sr->pop];
             if (p->type != VL_POP_NEURON) FAIL(pn, "'%s' is an input: it has no state to record", p->name);
             if (vars->type == VN_SCALAR) {
@@ -817,6 +834,7 @@ static int read_model(rd *r, vnode *root) {
     if (root->type != VN_MAP) FAIL(root, "a model file is a mapping with name:, dt:, duration:, populations:, ...");
     static const char *keys[] = {"name", "description", "dt", "duration", "seed", "deterministic", "populations",
                                  "inputs", "projections", "record", NULL};
+    if (vn_check_keys(root, keys, "the model", r->d)) return -1;
     vnode *n;
     s->dt = 0.1;
     s->duration = 1000.0;

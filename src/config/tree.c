@@ -222,6 +222,14 @@ int vn_check_keys(const vnode *map, const char *const *allowed, const char *what
     return 0;
 }
 
+static void vn_set_marks(vnode *n, vl_mark m) {
+    n->mark = m;
+    for (size_t i = 0; i < n->n; ++i) {
+        if (n->key_marks) n->key_marks[i] = m;
+        vn_set_marks(n->items[i], m);
+    }
+}
+
 int vn_apply_override(vnode *root, const char *assignment, const char *origin, vl_diag *d) {
     vl_mark m = {origin, 0, 0};
     const char *eq = strchr(assignment, '=');
@@ -234,7 +242,7 @@ int vn_apply_override(vnode *root, const char *assignment, const char *origin, v
         if (!d->has_err) vl__diag_error(d, m, "empty value; expected dotted.path=VALUE");
         return -1;
     }
-    /* A value parsed from an override has no line in the model file. */
+    vn_set_marks(value, m); /* a value parsed from an override has no line in the model file */
     char *path = vl__calloc((size_t)(eq - assignment) + 1, 1);
     memcpy(path, assignment, (size_t)(eq - assignment));
     vnode *cur = root;

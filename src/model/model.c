@@ -123,7 +123,7 @@ static const char *rule_name(vl_conn_rule r) {
     return n[r];
 }
 
-static const char *model_name(const vl_pop_spec *p) {
+const char *vl_pop_model_name(const vl_pop_spec *p) {
     if (p->type == VL_POP_POISSON) return "poisson";
     if (p->type == VL_POP_SPIKE_TIMES) return "spike_times";
     static const char *n[] = {"lif_cond_exp", "lif_curr_exp", "lif_delta"};
@@ -141,7 +141,7 @@ void vl_model_summary(const vl_model *m, char *buf, size_t len) {
     OUT("populations:\n");
     for (size_t i = 0; i < s->n_pops; ++i) {
         const vl_pop_spec *p = &s->pops[i];
-        OUT("  %-16s %10u  %s", p->name, p->size, model_name(p));
+        OUT("  %-16s %10u  %s", p->name, p->size, vl_pop_model_name(p));
         if (p->type == VL_POP_NEURON) {
             OUT("  receptors:");
             for (size_t r = 0; r < p->n_rec; ++r) OUT(" %s", p->rec[r].name);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,8 +190,78 @@ static int build_total(const gen *g, vl_csr *c) {
 
 static int s_is_cond(const gen *g) { return g->s->pops[g->p->tgt].model == VL_LIF_COND_EXP; }
 
+/* Reads one 1-D dataset of an HDF5 connection file as doubles; *n is its length. */
+static double *h5_column(hid_t f, const char *name, hsize_t *n) {
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return NULL;
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) return NULL;
+    hid_t sp = H5Dget_space(ds);
+    double *v = NULL;
+    if (H5Sget_simple_extent_ndims(sp) == 1) {
+        H5Sget_simple_extent_dims(sp, n, NULL);
+        v = malloc((*n ? *n : 1) * sizeof *v);
+        if (v && *n && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) { free(v); v = NULL; }
+    }
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return v;
+}
+
+/* HDF5 connection file: 1-D datasets source, target (indices within the projection's ranges)
+ * and optionally weight (the receptor's unit) and delay (ms), all of one length. */
+static int build_h5(const gen *g, vl_csr *c, float **w_file, float **d_file, vl_diag *d) {
+    const vl_proj_spec *p = g->p;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(p->file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        vl__diag_error(d, p->mark, "cannot open HDF5 connection file '%s'", p->file);
+        return -1;
+    }
+    hsize_t ns = 0, nt = 0, nw = 0, nd = 0;
+    double *src = h5_column(f, "source", &ns), *tgt = h5_column(f, "target", &nt);
+    double *w = p->weight_from_file ? h5_column(f, "weight", &nw) : NULL;
+    double *dl = p->delay_from_file ? h5_column(f, "delay", &nd) : NULL; /* optional: 0 ms */
+    H5Fclose(f);
+    int rc = 0;
+    if (!src || !tgt || ns != nt || (p->weight_from_file && (!w || nw != ns)) || (dl && nd != ns)) {
+        vl__diag_error(d, p->mark, "HDF5 connection file '%s' needs 1-D datasets source and target%s%s of equal "
+                       "length (indices within the source and target ranges)", p->file,
+                       p->weight_from_file ? ", weight" : "", p->delay_from_file ? ", delay (ms)" : "");
+        rc = -1;
+    }
+    uint32_t *rows = NULL, *cols = NULL;
+    float *wf = NULL, *df = NULL;
+    if (rc == 0) {
+        rows = malloc((ns ? ns : 1) * sizeof *rows);
+        cols = malloc((ns ? ns : 1) * sizeof *cols);
+        wf = malloc((ns ? ns : 1) * sizeof *wf);
+        df = malloc((ns ? ns : 1) * sizeof *df);
+        if (!rows || !cols || !wf || !df) rc = -1;
+    }
+    for (hsize_t k = 0; rc == 0 && k < ns; ++k) {
+        if (src[k] < 0 || tgt[k] < 0 || src[k] >= g->n_src || tgt[k] >= g->n_tgt || src[k] != floor(src[k]) ||
+            tgt[k] != floor(tgt[k]) || (dl && dl[k] < 0) || (w && w[k] < 0 && s_is_cond(g))) {
+            vl__diag_error(d, p->mark, "HDF5 connection file '%s', entry %llu: source %g / target %g outside the "
+                           "ranges (%u sources, %u targets)%s", p->file, (unsigned long long)k, src[k], tgt[k],
+                           g->n_src, g->n_tgt, dl && dl[k] < 0 ? ", or a negative delay" : ", or a negative conductance");
+            rc = -1;
+            break;
+        }
+        rows[k] = (uint32_t)src[k];
+        cols[k] = p->tgt_lo + (uint32_t)tgt[k];
+        wf[k] = w ? (float)w[k] : 0.0f;
+        df[k] = dl ? (float)dl[k] : 0.0f;
+    }
+    if (rc == 0) rc = coo_to_csr(c, rows, cols, wf, df, ns, w_file, d_file);
+    free(src); free(tgt); free(w); free(dl); free(rows); free(cols); free(wf); free(df);
+    return rc;
+}
+
 static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, vl_diag *d) {
     const vl_proj_spec *p = g->p;
+    size_t len = strlen(p->file);
+    if ((len > 3 && !strcmp(p->file + len - 3, ".h5")) || (len > 5 && !strcmp(p->file + len - 5, ".hdf5")))
+        return build_h5(g, c, w_file, d_file, d);
     FILE *f = fopen(p->file, "r");
     if (!f) {
         vl__diag_error(d, p->mark, "cannot open connection file '%s': %s", p->file, strerror(errno));
@@ -217,13 +288,13 @@ static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, v
             e = e2;
             while (*e == ',' || *e == ' ' || *e == '\t') ++e;
         }
-        int want = 2 + (need_w || need_d) + need_d;
+        int want = 2 + need_w; /* the delay column is optional (0 ms when absent) */
         if (k < want || v[0] < 0 || v[1] < 0 || v[0] != floor(v[0]) || v[1] != floor(v[1]) ||
-            v[0] >= g->n_src || v[1] >= g->n_tgt || (need_d && v[3] < 0) ||
+            v[0] >= g->n_src || v[1] >= g->n_tgt || (need_d && k > 3 && v[3] < 0) ||
             (need_w && s_is_cond(g) && v[2] < 0)) {
             vl__diag_error(d, p->mark, "connection file '%s', line %d: expected 'source,target%s%s' with source < %u "
                            "and target < %u (indices within the source and target ranges)%s, e.g. '3,17,6.0,1.5'",
-                           p->file, ln, need_w || need_d ? ",weight" : "", need_d ? ",delay_ms" : "", g->n_src, g->n_tgt,
+                           p->file, ln, need_w ? ",weight" : "", need_d ? "[,delay_ms]" : "", g->n_src, g->n_tgt,
                            need_w ? ", weights not negative onto a conductance" : "");
             rc = -1;
             break;
@@ -237,7 +308,7 @@ static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, v
         }
         rows[n] = (uint32_t)v[0];
         cols[n] = p->tgt_lo + (uint32_t)v[1];
-        w[n] = k > 2 ? (float)v[2] : 0.0f;
+        w[n] = k > 2 ? (float)v[2] : 0.0f; /* a weight column ignored when weight: is given */
         dl[n] = k > 3 ? (float)v[3] : 0.0f;
         ++n;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/neuron.h"
+#include "model/model.h"
 
 int vl_spike_buf_push(vl_spike_buf *b, uint32_t step, uint32_t id) {
     if (b->n == b->cap) {
@@ -64,6 +65,7 @@ struct vl_writer {
     pthread_cond_t cv;
     char err[2048];
     int failed;
+    double busy_s; /* time the writer thread spent writing */
 };
 
 /* ---- HDF5 helpers ---- */
@@ -355,7 +357,9 @@ static void *writer_main(void *arg) {
             continue;
         }
         pthread_mutex_unlock(&w->mu);
+        double t0 = vl__now();
         if (!w->failed) write_chunk(w, &w->chunks[pick]);
+        w->busy_s += vl__now() - t0;
         chunk_reset(w->s, &w->chunks[pick]);
         pthread_mutex_lock(&w->mu);
         w->state[pick] = 0;
@@ -474,7 +478,7 @@ vl_status vl_writer_close(vl_writer *w, const vl_writer_summary *sum, char *err,
                  attr_str(v, "status", sum->status) ||
                  attr_num(v, "build_s", H5T_NATIVE_DOUBLE, &r->build_s, 1) ||
                  attr_num(v, "simulate_s", H5T_NATIVE_DOUBLE, &r->sim_s, 1) ||
-                 attr_num(v, "write_s", H5T_NATIVE_DOUBLE, &r->write_s, 1) ||
+                 attr_num(v, "write_s", H5T_NATIVE_DOUBLE, &w->busy_s, 1) ||
                  attr_num(v, "n_synapses", H5T_NATIVE_UINT64, &r->n_synapses, 1) ||
                  attr_num(v, "n_neurons", H5T_NATIVE_UINT64, &r->n_neurons, 1);
         hid_t pg = H5Gcreate2(v, "populations", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -483,7 +487,7 @@ vl_status vl_writer_close(vl_writer *w, const vl_writer_summary *sum, char *err,
             rc = g < 0 || attr_num(g, "size", H5T_NATIVE_UINT32, &r->pops[i].size, 1) ||
                  attr_num(g, "spike_count", H5T_NATIVE_UINT64, &r->pops[i].spikes, 1) ||
                  attr_num(g, "mean_rate", H5T_NATIVE_DOUBLE, &r->pops[i].rate_hz, 1) ||
-                 attr_str(g, "model", r->pops[i].is_input ? "input" : "neuron");
+                 attr_str(g, "model", vl_pop_model_name(&s->pops[i]));
             if (!rc && !r->pops[i].is_input) rc = attr_num(g, "max_v", H5T_NATIVE_FLOAT, &r->pops[i].max_v, 1);
             if (g >= 0) H5Gclose(g);
         }

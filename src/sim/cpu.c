@@ -15,6 +15,7 @@ typedef struct cpu_pop {
     int32_t *refr;
     float *g;      /* [receptor][neuron] */
     float *ring;   /* [slot][receptor][neuron] */
+    int64_t *ring_q; /* deterministic mode: the same layout in fixed point, turned into ring at read */
     uint8_t *flag;
     uint32_t *spk;
     uint32_t n_spk;
@@ -23,15 +24,20 @@ typedef struct cpu_pop {
 
 typedef struct cpu_state {
     cpu_pop *pops;
+    float *acc_G, *acc_GE; /* per-neuron accumulators of the largest population */
 } cpu_state;
 
 static void cpu_destroy(vl_sim *s) {
     cpu_state *cs = s->be_state;
     for (size_t i = 0; cs && cs->pops && i < s->s->n_pops; ++i) {
         cpu_pop *p = &cs->pops[i];
-        free(p->v); free(p->refr); free(p->g); free(p->ring); free(p->flag); free(p->spk);
+        free(p->v); free(p->refr); free(p->g); free(p->ring); free(p->ring_q); free(p->flag); free(p->spk);
     }
-    if (cs) free(cs->pops);
+    if (cs) {
+        free(cs->pops);
+        free(cs->acc_G);
+        free(cs->acc_GE);
+    }
     free(cs);
     s->be_state = NULL;
 }
@@ -40,6 +46,12 @@ static vl_status cpu_init(vl_sim *s) {
     cpu_state *cs = vl__calloc(1, sizeof *cs);
     s->be_state = cs;
     if (!cs || !(cs->pops = vl__calloc(s->s->n_pops, sizeof *cs->pops))) return VL_ERR_NOMEM;
+    size_t largest = 1;
+    for (size_t i = 0; i < s->s->n_pops; ++i)
+        if (s->rt[i].size > largest) largest = s->rt[i].size;
+    cs->acc_G = vl__calloc(largest, sizeof *cs->acc_G);
+    cs->acc_GE = vl__calloc(largest, sizeof *cs->acc_GE);
+    if (!cs->acc_G || !cs->acc_GE) return VL_ERR_NOMEM;
     for (size_t i = 0; i < s->s->n_pops; ++i) {
         const vl_pop_rt *rt = &s->rt[i];
         cpu_pop *p = &cs->pops[i];
@@ -53,7 +65,8 @@ static vl_status cpu_init(vl_sim *s) {
         p->refr = vl__calloc(n, sizeof *p->refr);
         p->g = vl__calloc(n * nr, sizeof *p->g);
         p->ring = vl__calloc(n * nr * rt->ring_len, sizeof *p->ring);
-        if (!p->v || !p->refr || !p->g || !p->ring) {
+        if (s->deterministic) p->ring_q = vl__calloc(n * nr * rt->ring_len, sizeof *p->ring_q);
+        if (!p->v || !p->refr || !p->g || !p->ring || (s->deterministic && !p->ring_q)) {
             vl__diag_error(&s->diag, (vl_mark){0}, "out of memory for the state of population '%s'",
                            s->s->pops[i].name);
             return VL_ERR_NOMEM;
@@ -91,35 +104,71 @@ static void step_input(vl_sim *s, size_t i, uint64_t t) {
         if (flag[k]) p->spk[p->n_spk++] = k;
 }
 
-/* Neurons integrate this step (schedule step 2). */
+/* One receptor over a population, inside the caller's parallel region. q is a copy, so that the
+ * compiler knows no store to the state arrays changes it. The same static schedule gives each
+ * thread the same neurons in every pass, so the passes need no barrier between them. */
+static inline __attribute__((always_inline)) void receptor_pass(int32_t model, vl_rec_params q, int64_t n,
+                                                                const float *v, float *g, float *in, float *G,
+                                                                float *GE) {
+#pragma omp for simd schedule(static) nowait
+    for (int64_t k = 0; k < n; ++k) vl_receptor_step(model, &q, v[k], &g[k], &in[k], &G[k], &GE[k]);
+}
+
+/* Neurons integrate this step (schedule step 2): the parts of vl_neuron_step as passes over the
+ * population (the leak, each receptor, the membrane), each a loop the compiler vectorises. */
 static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
     const vl_pop_rt *rt = &s->rt[i];
-    cpu_pop *p = &((cpu_state *)s->be_state)->pops[i];
+    cpu_state *cs = s->be_state;
+    cpu_pop *p = &cs->pops[i];
     const vl_neuron_params *np = &rt->np;
-    size_t n = rt->size, nr = (size_t)np->n_rec;
-    float *in = p->ring + (size_t)(t % rt->ring_len) * nr * n;
-    float *v = p->v, *g = p->g;
+    const int64_t n = rt->size;
+    const int32_t model = np->model, nr = np->n_rec;
+    float *in = p->ring + (size_t)(t % rt->ring_len) * (size_t)nr * (size_t)n;
+    float *v = p->v, *g = p->g, *G = cs->acc_G, *GE = cs->acc_GE;
     int32_t *refr = p->refr;
     uint8_t *flag = p->flag;
-    uint32_t stream = VL_STREAM_NOISE | (uint32_t)i;
-    uint64_t seed = s->seed;
+    const uint32_t stream = VL_STREAM_NOISE | (uint32_t)i;
+    const uint64_t seed = s->seed;
     float mx = s->max_v[i];
-    int noisy = np->noise != 0.0f;
-#pragma omp parallel for schedule(static) reduction(max : mx) if (n > 2048)
-    for (int64_t k = 0; k < (int64_t)n; ++k) {
-        float z = 0.0f;
-        if (noisy) {
-            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
-            z = vl_normalf(r.v[0], r.v[1]);
+    int64_t *in_q = p->ring_q ? p->ring_q + (in - p->ring) : NULL;
+#pragma omp parallel if (n > 2048)
+    {
+        if (in_q) {
+#pragma omp for schedule(static)
+            for (int64_t k = 0; k < (int64_t)nr * n; ++k) {
+                in[k] = vl_from_fixed(in_q[k]);
+                in_q[k] = 0;
+            }
         }
-        flag[k] = (uint8_t)vl_neuron_step(np, &v[k], &refr[k], g + k, in + k, n, z);
-        for (size_t r = 0; r < nr; ++r) in[r * n + k] = 0.0f;
-        if (v[k] > mx) mx = v[k];
+#pragma omp for simd schedule(static) nowait
+        for (int64_t k = 0; k < n; ++k) vl_acc_init(np, &G[k], &GE[k]);
+        for (int32_t r = 0; r < nr; ++r) {
+            float *gr = g + (size_t)r * (size_t)n, *ir = in + (size_t)r * (size_t)n;
+            switch (model) { /* a constant model lets each pass drop the other models' branches */
+            case VL_LIF_COND_EXP: receptor_pass(VL_LIF_COND_EXP, np->rec[r], n, v, gr, ir, G, GE); break;
+            case VL_LIF_CURR_EXP: receptor_pass(VL_LIF_CURR_EXP, np->rec[r], n, v, gr, ir, G, GE); break;
+            default: receptor_pass(VL_LIF_DELTA, np->rec[r], n, v, gr, ir, G, GE); break;
+            }
+        }
+        if (np->noise != 0.0f) {
+#pragma omp for schedule(static) reduction(max : mx)
+            for (int64_t k = 0; k < n; ++k) {
+                vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+                flag[k] = (uint8_t)vl_membrane_step(np, &v[k], &refr[k], G[k], GE[k], vl_normalf(r.v[0], r.v[1]));
+                mx = v[k] > mx ? v[k] : mx;
+            }
+        } else {
+#pragma omp for simd schedule(static) reduction(max : mx)
+            for (int64_t k = 0; k < n; ++k) {
+                flag[k] = (uint8_t)vl_membrane_step(np, &v[k], &refr[k], G[k], GE[k], 0.0f);
+                mx = v[k] > mx ? v[k] : mx;
+            }
+        }
     }
     s->max_v[i] = mx;
     p->n_spk = 0;
-    for (uint32_t k = 0; k < n; ++k)
-        if (flag[k]) p->spk[p->n_spk++] = k;
+    for (int64_t k = 0; k < n; ++k)
+        if (flag[k]) p->spk[p->n_spk++] = (uint32_t)k;
 }
 
 /* Spikes scatter into the targets' rings at slot t + 1 + delay (schedule step 3). */
@@ -133,12 +182,18 @@ static void step_propagate(vl_sim *s, uint64_t t) {
         size_t n = tr->size, nr = (size_t)tr->np.n_rec, D = tr->ring_len;
         float *ring = cs->pops[c->tgt].ring + (size_t)c->rec * n;
         size_t slot_const = (size_t)((t + 1 + c->delay_const) % D);
+        int64_t *ring_q = cs->pops[c->tgt].ring_q ? cs->pops[c->tgt].ring_q + (size_t)c->rec * n : NULL;
         for (uint32_t k = 0; k < src->n_spk; ++k) {
             uint32_t id = src->spk[k];
             if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
             uint32_t row = id - c->src_lo;
             uint64_t b = c->row_ptr[row], e = c->row_ptr[row + 1];
-            if (!c->delay) {
+            if (ring_q) {
+                for (uint64_t j = b; j < e; ++j) {
+                    size_t slot = c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const;
+                    ring_q[slot * nr * n + c->col[j]] += vl_to_fixed(c->w[j]);
+                }
+            } else if (!c->delay) {
                 float *dst = ring + slot_const * nr * n;
                 for (uint64_t j = b; j < e; ++j) dst[c->col[j]] += c->w[j];
             } else {
@@ -168,7 +223,9 @@ static void record_state(vl_sim *s, uint64_t t, vl_chunk *c) {
                 if (!strcmp(sr->vars[v] + 2, ps->rec[r].name)) rec = (int)r;
             for (size_t j = 0; j < sr->n_ids; ++j) {
                 uint32_t id = sr->ids[j];
-                out[v * sr->n_ids + j] = rec < 0 ? p->v[id] : p->g[(size_t)rec * n + id] + in[(size_t)rec * n + id];
+                size_t at = (size_t)rec * n + id;
+                float pending = rec < 0 ? 0.0f : p->ring_q ? vl_from_fixed(p->ring_q[in - p->ring + at]) : in[at];
+                out[v * sr->n_ids + j] = rec < 0 ? p->v[id] : p->g[at] + pending;
             }
         }
         c->n_frames[k]++;

@@ -41,33 +41,14 @@ static int build_runtime(vl_sim *sim) {
         rt->ring_len = sim->net.ring_len[i];
         if (p->type == VL_POP_NEURON) {
             rt->rec = vl__calloc(p->n_rec, sizeof *rt->rec);
-            if (!rt->rec) return -1;
-            double tau_m = p->C / p->g_L;
-            for (size_t r = 0; r < p->n_rec; ++r) {
-                double tau = p->rec[r].tau;
-                rt->rec[r].decay = (float)exp(-dt / tau);
-                rt->rec[r].E = (float)p->rec[r].E;
-                rt->rec[r].mg = (float)p->rec[r].mg;
-                double p21 = fabs(tau_m - tau) < 1e-9 * tau_m
-                                 ? dt / p->C * exp(-dt / tau)
-                                 : tau_m * tau / (p->C * (tau_m - tau)) * (exp(-dt / tau_m) - exp(-dt / tau));
-                rt->rec[r].p21 = (float)p21;
-            }
-            vl_neuron_params *np = &rt->np;
-            np->model = p->model;
-            np->n_rec = (int32_t)p->n_rec;
-            np->refr_mode = p->refr_mode;
-            np->n_ref = (int32_t)llround(p->t_ref / dt);
-            np->dt = (float)dt;
-            np->C = (float)p->C;
-            np->g_L = (float)p->g_L;
-            np->E_L = (float)p->E_L;
-            np->V_th = (float)p->V_th;
-            np->V_reset = (float)p->V_reset;
-            np->I_e = (float)p->I_e;
-            np->noise = (float)(p->sigma * sqrt(dt / tau_m));
-            np->v_decay = (float)exp(-dt / tau_m);
-            np->rec = rt->rec;
+            double *tau = vl__calloc(p->n_rec, sizeof *tau), *E = vl__calloc(p->n_rec, sizeof *E),
+                   *mg = vl__calloc(p->n_rec, sizeof *mg);
+            if (!rt->rec || !tau || !E || !mg) { free(tau); free(E); free(mg); return -1; }
+            for (size_t r = 0; r < p->n_rec; ++r) tau[r] = p->rec[r].tau, E[r] = p->rec[r].E, mg[r] = p->rec[r].mg;
+            vl_lif_desc d = {p->model, p->refr_mode, (int32_t)p->n_rec, dt, p->C, p->g_L, p->E_L, p->V_th,
+                             p->V_reset, p->t_ref, p->I_e, p->sigma, tau, E, mg};
+            vl_neuron_params_init(&rt->np, rt->rec, &d);
+            free(tau); free(E); free(mg);
         } else if (p->type == VL_POP_POISSON) {
             rt->start_step = to_step(p->start, dt);
             rt->stop_step = to_step(p->stop, dt);
@@ -155,6 +136,7 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
     if (!s->rec_spikes) return VL_ERR_NOMEM;
     for (size_t i = 0; s->opt.output && i < s->s->n_pops; ++i) s->rec_spikes[i] = s->s->rec_spikes[i];
     s->n_state = s->opt.output ? s->s->n_state : 0;
+    s->deterministic = s->opt.deterministic || s->s->deterministic;
     vl_status st = vl_backend_select(s);
     if (st != VL_OK) return st;
     st = s->be->init(s);

@@ -60,6 +60,7 @@ struct vl_sim {
     float *max_v;             /* per population, updated by the backend */
     int *rec_spikes;          /* per population: record spikes (all 0 without an output file) */
     size_t n_state;           /* state recordings in force (0 without an output file) */
+    int deterministic;        /* fixed-point synaptic accumulation (vl_to_fixed) */
     int ran;
 };
 

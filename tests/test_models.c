@@ -1,0 +1,201 @@
+/* Whole benchmark models on the CPU backend: COBA (Vogels & Abbott 2005, Brette et al. 2007
+ * benchmark 1) and CUBA (benchmark 2) over seeds 1..4 against the rates Brian2 2.5.1 gives for
+ * the same model and kick (COBA 18.4-22.9 Hz per seed, mean about 19.9 Hz; CUBA 5.5-5.6 Hz),
+ * the Poisson kick and the synapse count against their binomial/Poisson statistics, and
+ * bit-identical spike trains for 1 and 2 OpenMP threads. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hdf5.h>
+
+#include "volley/volley.h"
+
+static char g_dir[1024];
+
+typedef struct run_out {
+    double rate[8];
+    uint64_t spikes[8];
+    char names[8][64];
+    size_t n_pops;
+    uint64_t n_synapses, steps;
+} run_out;
+
+/* Runs configs/<name>.yaml with the given seed and thread count (0: default); h5 may be NULL. */
+static void run_config(const char *name, uint64_t seed, int threads, const char *h5, run_out *o) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, name);
+    vl_model *m = NULL;
+    if (vl_model_load(path, NULL, 0, &m) != VL_OK) fail_msg("%s refused: %s", path, vl_model_error(m));
+    vl_sim_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.output = h5;
+    opt.backend = VL_BACKEND_CPU;
+    opt.have_seed = 1;
+    opt.seed = seed;
+    opt.threads = threads;
+    vl_sim *s = NULL;
+    if (vl_sim_create(m, &opt, &s) != VL_OK) fail_msg("%s: sim_create: %s", name, vl_sim_error(s));
+    if (vl_sim_run(s) != VL_OK) fail_msg("%s: run: %s", name, vl_sim_error(s));
+    const vl_run_result *r = vl_sim_result(s);
+    assert_true(r->complete);
+    assert_int_equal(r->steps_done, r->n_steps);
+    assert_true(r->n_pops <= 8);
+    memset(o, 0, sizeof *o);
+    o->n_pops = r->n_pops;
+    o->n_synapses = r->n_synapses;
+    o->steps = r->steps_done;
+    for (size_t i = 0; i < r->n_pops; ++i) {
+        o->rate[i] = r->pops[i].rate_hz;
+        o->spikes[i] = r->pops[i].spikes;
+        snprintf(o->names[i], sizeof o->names[i], "%s", r->pops[i].name);
+        /* the rate is the spike count over size and duration */
+        double dur_s = r->steps_done * vl_model_dt(m) * 1e-3;
+        assert_true(fabs(o->rate[i] - r->pops[i].spikes / (r->pops[i].size * dur_s)) < 1e-9 * (1 + o->rate[i]));
+    }
+    vl_sim_destroy(s);
+    vl_model_destroy(m);
+}
+
+static int pop_of(const run_out *o, const char *name) {
+    for (size_t i = 0; i < o->n_pops; ++i)
+        if (!strcmp(o->names[i], name)) return (int)i;
+    fail_msg("no population %s", name);
+    return -1;
+}
+
+static void test_coba_rates(void **st) {
+    (void)st;
+    const char *pops[] = {"exc", "inh"};
+    double sum[2] = {0, 0};
+    uint64_t kick = 0;
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+        run_out o;
+        run_config("coba", seed, 0, NULL, &o);
+        for (int p = 0; p < 2; ++p) {
+            double r = o.rate[pop_of(&o, pops[p])];
+            printf("coba seed %llu %s: %.2f Hz\n", (unsigned long long)seed, pops[p], r);
+            if (r < 16 || r > 24) fail_msg("COBA seed %llu: %s at %.2f Hz, outside [16, 24]", (unsigned long long)seed,
+                                           pops[p], r);
+            sum[p] += r;
+        }
+        kick += o.spikes[pop_of(&o, "kick")];
+        /* p = 0.02 over 4000 x 4000 pairs, p = 0.01 over 20 x 4000 */
+        double mu = 0.02 * 16e6 + 0.01 * 80000, sd = sqrt(16e6 * 0.02 * 0.98 + 80000 * 0.01 * 0.99);
+        if (fabs((double)o.n_synapses - mu) > 5 * sd)
+            fail_msg("COBA: %llu synapses, expected %.0f +- %.0f", (unsigned long long)o.n_synapses, mu, 5 * sd);
+    }
+    /* the kick: 20 Poisson sources at 100 Hz for 50 ms, 100 spikes per seed, 400 (sd 20) in all */
+    if (fabs((double)kick - 400) > 5 * 20)
+        fail_msg("COBA: the kick emitted %llu spikes over 4 seeds, expected 400 +- 100", (unsigned long long)kick);
+    for (int p = 0; p < 2; ++p) {
+        double mean = sum[p] / 4;
+        printf("coba mean %s: %.2f Hz\n", pops[p], mean);
+        if (mean < 18 || mean > 20.5) fail_msg("COBA: mean %s rate over seeds 1-4 is %.2f Hz, outside [18, 20.5]",
+                                               pops[p], mean);
+    }
+}
+
+static void test_cuba_rates(void **st) {
+    (void)st;
+    const char *pops[] = {"exc", "inh"};
+    double sum[2] = {0, 0};
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+        run_out o;
+        run_config("cuba", seed, 0, NULL, &o);
+        for (int p = 0; p < 2; ++p) {
+            double r = o.rate[pop_of(&o, pops[p])];
+            printf("cuba seed %llu %s: %.2f Hz\n", (unsigned long long)seed, pops[p], r);
+            sum[p] += r;
+        }
+    }
+    for (int p = 0; p < 2; ++p) {
+        double mean = sum[p] / 4;
+        printf("cuba mean %s: %.2f Hz\n", pops[p], mean);
+        if (mean < 5.2 || mean > 6.0) fail_msg("CUBA: mean %s rate over seeds 1-4 is %.2f Hz, outside [5.2, 6.0]",
+                                               pops[p], mean);
+    }
+}
+
+static size_t h5_read_u64(const char *file, const char *name, uint64_t **out, int as_double) {
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) fail_msg("cannot open %s", file);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) fail_msg("no dataset %s in %s", name, file);
+    hid_t sp = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    *out = malloc((n ? n : 1) * 8);
+    if (n && H5Dread(d, as_double ? H5T_NATIVE_DOUBLE : H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
+        fail_msg("cannot read %s", name);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    return (size_t)n;
+}
+
+/* Same seed, 1 vs 2 threads: identical counts and identical spike trains. */
+static void expect_thread_independent(const char *model) {
+    char h1[1200], h2[1200];
+    snprintf(h1, sizeof h1, "%s/%s_t1.h5", g_dir, model);
+    snprintf(h2, sizeof h2, "%s/%s_t2.h5", g_dir, model);
+    run_out a, b;
+    run_config(model, 1, 1, h1, &a);
+    run_config(model, 1, 2, h2, &b);
+    assert_int_equal(a.n_synapses, b.n_synapses);
+    for (size_t i = 0; i < a.n_pops; ++i)
+        if (a.spikes[i] != b.spikes[i])
+            fail_msg("%s %s: %llu spikes with 1 thread, %llu with 2", model, a.names[i],
+                     (unsigned long long)a.spikes[i], (unsigned long long)b.spikes[i]);
+    const char *pops[] = {"exc", "inh"};
+    for (int p = 0; p < 2; ++p) {
+        char ds[128];
+        const char *what[] = {"timestamps", "node_ids"};
+        for (int w = 0; w < 2; ++w) {
+            snprintf(ds, sizeof ds, "/spikes/%s/%s", pops[p], what[w]);
+            uint64_t *x, *y;
+            size_t nx = h5_read_u64(h1, ds, &x, w == 0), ny = h5_read_u64(h2, ds, &y, w == 0);
+            assert_int_equal(nx, ny);
+            assert_int_equal(nx, a.spikes[pop_of(&a, pops[p])]);
+            if (memcmp(x, y, nx * 8)) fail_msg("%s: %s differs between 1 and 2 threads", model, ds);
+            free(x);
+            free(y);
+        }
+    }
+}
+
+static void test_threads_identical(void **st) {
+    (void)st;
+    expect_thread_independent("coba");
+    expect_thread_independent("cuba");
+}
+
+static int setup(void **st) {
+    (void)st;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    snprintf(g_dir, sizeof g_dir, "%s/models-XXXXXX", VOLLEY_TEST_TMP);
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **st) {
+    (void)st;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_coba_rates),
+        cmocka_unit_test(test_cuba_rates),
+        cmocka_unit_test(test_threads_identical),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
