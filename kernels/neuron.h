@@ -26,6 +26,7 @@
 #define VL_KERNELS_NEURON_H
 
 #include "common.h"
+#include "philox.h"
 
 enum { VL_LIF_COND_EXP = 0, VL_LIF_CURR_EXP = 1, VL_LIF_DELTA = 2 };
 enum { VL_REFR_CLAMP = 0, VL_REFR_INTEGRATE = 1 };
@@ -43,6 +44,10 @@ typedef struct vl_neuron_params {
     float noise;   /* sigma * sqrt(dt / tau_m), mV per step */
     float v_decay; /* exp(-dt / tau_m) */
     float V_inf;   /* E_L + I_e / g_L, the resting point with the constant current */
+    /* Poisson background (NEST's poisson_generator, one_to_one): each step adds k * bg_weight to
+     * receptor bg_rec, k ~ Poisson(bg_lambda = rate * dt); bg_exp = exp(-bg_lambda). */
+    float bg_lambda, bg_exp, bg_weight;
+    int32_t bg_rec;
     const vl_rec_params *rec;
 } vl_neuron_params;
 
@@ -51,6 +56,8 @@ typedef struct vl_lif_desc {
     int32_t model, refr_mode, n_rec;
     double dt, C, g_L, E_L, V_th, V_reset, t_ref, I_e, sigma;
     const double *tau, *E, *mg; /* n_rec each */
+    double bg_rate, bg_weight;  /* Hz and the receptor's unit; bg_rate 0: none */
+    int32_t bg_rec;
 } vl_lif_desc;
 
 /* Derives the per-step constants (propagators, decays, refractory steps) once, on the host, in
@@ -81,6 +88,10 @@ static inline void vl_neuron_params_init(vl_neuron_params *np, vl_rec_params *re
     np->noise = (float)(d->sigma * sqrt(dt / tau_m));
     np->v_decay = (float)exp(-dt / tau_m);
     np->V_inf = (float)(d->E_L + d->I_e / d->g_L);
+    np->bg_lambda = (float)(d->bg_rate * dt * 1e-3);
+    np->bg_exp = (float)exp(-d->bg_rate * dt * 1e-3);
+    np->bg_weight = (float)d->bg_weight;
+    np->bg_rec = d->bg_rec;
     np->rec = rec;
 }
 
@@ -160,6 +171,28 @@ VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v, int32_t *refr, flo
     vl_acc_init(p, &G, &GE);
     for (int r = 0; r < p->n_rec; ++r) vl_receptor_step(p->model, &p->rec[r], *v, g + r * stride, in + r * stride, &G, &GE);
     return vl_membrane_step(p, v, refr, G, GE, z);
+}
+
+/* Events of a Poisson process in one step, by inversion of its distribution from a uniform u
+ * (exp_neg_lambda = exp(-lambda); the model reader keeps lambda below 80). */
+VL_HD int32_t vl_poisson_count(float lambda, float exp_neg_lambda, float u) {
+    float p = exp_neg_lambda, F = p;
+    int32_t k = 0;
+    while (u > F && k < 1000) {
+        ++k;
+        p *= lambda / (float)k;
+        F += p;
+    }
+    return k;
+}
+
+/* A neuron's random inputs for one step from one Philox block r (stream VL_STREAM_NOISE, counter
+ * (step, neuron)): the background events are added to their receptor's input in[bg_rec * stride],
+ * and the noise draw z is returned (0 without noise). Both backends call this, so the draws match. */
+VL_HD float vl_neuron_draws(const vl_neuron_params *p, vl_u32x4 r, float *in, size_t stride) {
+    if (p->bg_lambda > 0.0f)
+        in[(size_t)p->bg_rec * stride] += (float)vl_poisson_count(p->bg_lambda, p->bg_exp, vl_u01f(r.v[2])) * p->bg_weight;
+    return p->noise != 0.0f ? vl_normalf(r.v[0], r.v[1]) : 0.0f;
 }
 
 /* Deterministic mode accumulates synaptic input in 64-bit fixed point: integer additions give

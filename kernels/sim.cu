@@ -144,10 +144,9 @@ __device__ __forceinline__ void update_one(const dev_pop *pops, const uint32_t *
                     p.ring_q[slot + r * n] = 0;
                 }
             float z = 0.0f;
-            if (p.np.noise != 0.0f) {
-                vl_u32x4 r = vl_rand4(seed, VL_STREAM_NOISE | (uint32_t)pi, (uint32_t)t, (uint32_t)(t >> 32), i);
-                z = vl_normalf(r.v[0], r.v[1]);
-            }
+            if (p.np.noise != 0.0f || p.np.bg_lambda > 0.0f)
+                z = vl_neuron_draws(&p.np, vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i),
+                                    in, n);
             spike = vl_neuron_step(&p.np, p.v + i, p.refr + i, p.g + i, in, n, z);
             v_now = p.v[i];
         } else if (p.type == VL_POP_POISSON) {

@@ -50,7 +50,7 @@ static void nrn_init(nrn *n, const lif *l) {
     memset(n, 0, sizeof *n);
     double taus[2] = {l->tau_e, l->tau_i}, Es[2] = {l->E_e, l->E_i}, mg[2] = {0, 0};
     vl_lif_desc d = {l->model, l->refr_mode, 2, l->dt, l->C, l->g_L, l->E_L, l->V_th, l->V_reset,
-                     l->t_ref, l->I_e, l->sigma, taus, Es, mg};
+                     l->t_ref, l->I_e, l->sigma, taus, Es, mg, 0, 0, 0};
     vl_neuron_params_init(&n->p, n->rec, &d);
     n->v = (float)l->E_L;
 }

@@ -272,6 +272,34 @@ static int read_neuron(rd *r, vnode *m, vl_pop_spec *p) {
             if (rd_dist(r, init->items[i], g_dim_of_model[p->model], &p->init_g[found], var)) return -1;
         }
     }
+    vnode *bg = vn_get(m, "background");
+    if (bg) {
+        static const char *kb[] = {"rate", "weight", "receptor", NULL};
+        if (bg->type != VN_MAP || vn_check_keys(bg, kb, "background", r->d)) {
+            if (!r->d->has_err)
+                FAIL(bg, "background: expected {rate: 12800 Hz, weight: 87.8 pA, receptor: exc}");
+            return -1;
+        }
+        vnode *rate = vn_get(bg, "rate"), *w = vn_get(bg, "weight"), *rec = vn_get(bg, "receptor");
+        if (!rate || !w) FAIL(bg, "background needs rate and weight, e.g. {rate: 12800 Hz, weight: 87.8 pA, receptor: exc}");
+        if (rd_quantity(r, rate, VL_DIM_RATE, &p->bg_rate, "background rate") ||
+            rd_quantity(r, w, g_dim_of_model[p->model], &p->bg_weight, "background weight"))
+            return -1;
+        if (p->bg_rate < 0) FAIL(rate, "background rate must not be negative");
+        if (p->bg_rate * r->s->dt * 1e-3 > 80)
+            FAIL(rate, "background rate %g Hz gives %g events per step; above 80 per step use a current (I_e and "
+                       "sigma) instead", p->bg_rate, p->bg_rate * r->s->dt * 1e-3);
+        if (p->model == VL_LIF_COND_EXP && p->bg_weight < 0)
+            FAIL(w, "a conductance weight must not be negative: use an inhibitory receptor with a positive weight");
+        p->bg_rec = -1;
+        const char *want = rec && rec->type == VN_SCALAR ? rec->str : "exc";
+        for (size_t q = 0; q < p->n_rec; ++q)
+            if (!strcmp(p->rec[q].name, want)) p->bg_rec = (int)q;
+        if (p->bg_rec < 0) {
+            if (rec) FAIL(rec, "background receptor '%s' is not a receptor of this population", want);
+            p->bg_rec = 0;
+        }
+    }
     vnode *refr = vn_get(m, "refractory");
     if (refr) {
         if (refr->type == VN_SCALAR && !strcmp(refr->str, "clamp")) p->refr_mode = VL_REFR_CLAMP;
@@ -358,6 +386,14 @@ static int read_input(rd *r, vnode *m, vl_pop_spec *p) {
         } else if (read_table(r, rate, p)) {
             return -1;
         }
+        /* One spike per neuron and step at most: a higher rate would silently saturate. */
+        double top = p->rate;
+        for (size_t i = 0; p->rates && i < p->size; ++i) top = p->rates[i] > top ? p->rates[i] : top;
+        for (size_t i = 0; i < p->n_table; ++i) top = p->table_rate[i] > top ? p->table_rate[i] : top;
+        if (top * r->s->dt * 1e-3 > 1.0)
+            FAIL(rate, "rate %g Hz is above 1/dt = %g Hz: a poisson input emits at most one spike per neuron and step; "
+                       "for a summed drive use the target population's background: {rate: %g Hz, weight: ..., "
+                       "receptor: ...}", top, 1e3 / r->s->dt, top);
     } else {
         vnode *sp = vn_get(m, "spikes"), *fn = vn_get(m, "file");
         if (!!sp == !!fn)
@@ -420,7 +456,8 @@ static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *
         return -1;
     }
     /* Unknown keys first: a misspelt "sise" should be named as such, not reported as a missing size. */
-    static const char *kn[] = {"size", "model", "params", "receptors", "init", "refractory", "subgroups", NULL};
+    static const char *kn[] = {"size", "model", "params", "receptors", "init", "refractory", "background",
+                               "subgroups", NULL};
     static const char *ki[] = {"size", "model", "rate", "spikes", "file", "start", "stop", "subgroups", NULL};
     if (vn_check_keys(m, is_input ? ki : kn, is_input ? "an input" : "a population", r->d)) return -1;
     vnode *size = vn_get(m, "size"), *model = vn_get(m, "model");

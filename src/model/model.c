@@ -74,9 +74,9 @@ static void validate(vl_model *m) {
     for (size_t i = 0; i < s->n_pops; ++i) {
         const vl_pop_spec *p = &s->pops[i];
         if (p->type != VL_POP_NEURON) continue;
-        if (!incoming[i] && p->I_e == 0 && p->sigma == 0)
-            vl__diag_warn(d, p->mark, "population '%s' has no incoming projection, no input current (I_e) and no "
-                          "noise: it will stay at rest", p->name);
+        if (!incoming[i] && p->I_e == 0 && p->sigma == 0 && p->bg_rate == 0)
+            vl__diag_warn(d, p->mark, "population '%s' has no incoming projection, no input current (I_e), no "
+                          "background and no noise: it will stay at rest", p->name);
         const vl_dist *v = &p->init_v;
         double vmax = v->kind == VL_DIST_CONST ? v->a : v->kind == VL_DIST_UNIFORM ? v->b : -INFINITY;
         if (v->kind == VL_DIST_NORMAL) vmax = v->a;

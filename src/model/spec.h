@@ -41,6 +41,8 @@ typedef struct vl_pop_spec {
     vl_mark mark;
     /* neurons */
     double C, g_L, E_L, V_th, V_reset, t_ref, I_e, sigma;
+    double bg_rate, bg_weight; /* Poisson background: Hz, receptor unit (bg_rate 0: none) */
+    int bg_rec;
     int refr_mode;
     size_t n_rec;
     vl_receptor_spec *rec;

@@ -24,7 +24,7 @@ typedef struct cpu_pop {
 
 typedef struct cpu_state {
     cpu_pop *pops;
-    float *acc_G, *acc_GE; /* per-neuron accumulators of the largest population */
+    float *acc_G, *acc_GE, *acc_Z; /* per-neuron accumulators and noise draws (largest population) */
 } cpu_state;
 
 static void cpu_destroy(vl_sim *s) {
@@ -37,6 +37,7 @@ static void cpu_destroy(vl_sim *s) {
         free(cs->pops);
         free(cs->acc_G);
         free(cs->acc_GE);
+        free(cs->acc_Z);
     }
     free(cs);
     s->be_state = NULL;
@@ -51,7 +52,8 @@ static vl_status cpu_init(vl_sim *s) {
         if (s->rt[i].size > largest) largest = s->rt[i].size;
     cs->acc_G = vl__calloc(largest, sizeof *cs->acc_G);
     cs->acc_GE = vl__calloc(largest, sizeof *cs->acc_GE);
-    if (!cs->acc_G || !cs->acc_GE) return VL_ERR_NOMEM;
+    cs->acc_Z = vl__calloc(largest, sizeof *cs->acc_Z);
+    if (!cs->acc_G || !cs->acc_GE || !cs->acc_Z) return VL_ERR_NOMEM;
     for (size_t i = 0; i < s->s->n_pops; ++i) {
         const vl_pop_rt *rt = &s->rt[i];
         cpu_pop *p = &cs->pops[i];
@@ -124,7 +126,8 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
     const int64_t n = rt->size;
     const int32_t model = np->model, nr = np->n_rec;
     float *in = p->ring + (size_t)(t % rt->ring_len) * (size_t)nr * (size_t)n;
-    float *v = p->v, *g = p->g, *G = cs->acc_G, *GE = cs->acc_GE;
+    float *v = p->v, *g = p->g, *G = cs->acc_G, *GE = cs->acc_GE, *Z = cs->acc_Z;
+    const int random_inputs = np->noise != 0.0f || np->bg_lambda > 0.0f;
     int32_t *refr = p->refr;
     uint8_t *flag = p->flag;
     const uint32_t stream = VL_STREAM_NOISE | (uint32_t)i;
@@ -142,6 +145,12 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
         }
 #pragma omp for simd schedule(static) nowait
         for (int64_t k = 0; k < n; ++k) vl_acc_init(np, &G[k], &GE[k]);
+        if (random_inputs) { /* noise draws and background events, one Philox block per neuron */
+#pragma omp for schedule(static) nowait
+            for (int64_t k = 0; k < n; ++k)
+                Z[k] = vl_neuron_draws(np, vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k),
+                                       in + k, (size_t)n);
+        }
         for (int32_t r = 0; r < nr; ++r) {
             float *gr = g + (size_t)r * (size_t)n, *ir = in + (size_t)r * (size_t)n;
             switch (model) { /* a constant model lets each pass drop the other models' branches */
@@ -151,10 +160,9 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
             }
         }
         if (np->noise != 0.0f) {
-#pragma omp for schedule(static) reduction(max : mx)
+#pragma omp for simd schedule(static) reduction(max : mx)
             for (int64_t k = 0; k < n; ++k) {
-                vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
-                flag[k] = (uint8_t)vl_membrane_step(np, &v[k], &refr[k], G[k], GE[k], vl_normalf(r.v[0], r.v[1]));
+                flag[k] = (uint8_t)vl_membrane_step(np, &v[k], &refr[k], G[k], GE[k], Z[k]);
                 mx = v[k] > mx ? v[k] : mx;
             }
         } else {

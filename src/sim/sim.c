@@ -46,7 +46,8 @@ static int build_runtime(vl_sim *sim) {
             if (!rt->rec || !tau || !E || !mg) { free(tau); free(E); free(mg); return -1; }
             for (size_t r = 0; r < p->n_rec; ++r) tau[r] = p->rec[r].tau, E[r] = p->rec[r].E, mg[r] = p->rec[r].mg;
             vl_lif_desc d = {p->model, p->refr_mode, (int32_t)p->n_rec, dt, p->C, p->g_L, p->E_L, p->V_th,
-                             p->V_reset, p->t_ref, p->I_e, p->sigma, tau, E, mg};
+                             p->V_reset, p->t_ref, p->I_e, p->sigma, tau, E, mg, p->bg_rate, p->bg_weight,
+                             p->bg_rec};
             vl_neuron_params_init(&rt->np, rt->rec, &d);
             free(tau); free(E); free(mg);
         } else if (p->type == VL_POP_POISSON) {

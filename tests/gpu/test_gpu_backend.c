@@ -20,6 +20,7 @@
 typedef struct spikes { size_t n; double *t; uint64_t *id; } spikes;
 
 static char tmpdir[256];
+static int g_deterministic; /* run() passes it on */
 
 static const char *write_model(const char *name, const char *text) {
     static char path[512];
@@ -44,6 +45,7 @@ static void run(const char *path, vl_backend_kind be, const char *out, const cha
     opt.output = out;
     opt.have_seed = 1;
     opt.seed = seed;
+    opt.deterministic = g_deterministic;
     vl_sim *s = NULL;
     st = vl_sim_create(m, &opt, &s);
     if (st != VL_OK) fprintf(stderr, "%s\n", vl_sim_error(s));
@@ -117,6 +119,9 @@ static const char *FEEDFORWARD =
     " init: {v: {uniform: [-60 mV, -50 mV]}}}\n"
     "  cur: {size: 1000, model: lif_curr_exp, params: {C: 250 pF, tau_m: 10 ms, E_L: -65 mV, V_th: -50 mV,"
     " V_reset: -65 mV, t_ref: 2 ms, tau_exc: 0.5 ms, tau_inh: 0.5 ms}}\n"
+    "  bg: {size: 700, model: lif_curr_exp, params: {C: 250 pF, tau_m: 10 ms, E_L: -65 mV, V_th: -50 mV,"
+    " V_reset: -65 mV, t_ref: 2 ms, tau_exc: 0.5 ms, tau_inh: 0.5 ms},"
+    " background: {rate: 16000 Hz, weight: 87.8 pA, receptor: exc}}\n"
     "inputs:\n"
     "  drive: {size: 1000, model: poisson, rate: 80 Hz}\n"
     "  pattern: {size: 4, model: spike_times, spikes: [[0, 10 ms], [1, 10 ms], [2, 55.5 ms], [3, 120 ms]]}\n"
@@ -142,8 +147,8 @@ static void test_feedforward_identical(void **state) {
     printf("  CUDA %s mode\n", modes[mode]);
     snprintf(b, sizeof b, "%s/ff_gpu_%s.h5", tmpdir, modes[mode]);
     run(path, VL_BACKEND_CUDA, b, NULL, 0, 3, NULL, 0);
-    const char *pops[] = {"drive", "pattern", "cells", "cur"};
-    for (int p = 0; p < 4; ++p) {
+    const char *pops[] = {"drive", "pattern", "cells", "cur", "bg"};
+    for (int p = 0; p < 5; ++p) {
         spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]);
         uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
         double ov = overlap(kx, x.n, ky, y.n);
@@ -205,6 +210,39 @@ static void test_every_step_recorded(void **state) {
     unsetenv("VOLLEY_CUDA_MODE");
 }
 
+/* Fixed-point accumulation: the CUDA backend repeats itself and equals the CPU backend bit for
+ * bit, spike for spike, in recurrent networks where float atomics would reorder sums. */
+static void test_deterministic_identical(void **state) {
+    (void)state;
+    const char *models[] = {"coba", "cuba"};
+    g_deterministic = 1;
+    for (int m = 0; m < 2; ++m) {
+        char path[512], a[512], b[512], c[512];
+        snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, models[m]);
+        snprintf(a, sizeof a, "%s/det_cpu.h5", tmpdir);
+        snprintf(b, sizeof b, "%s/det_gpu1.h5", tmpdir);
+        snprintf(c, sizeof c, "%s/det_gpu2.h5", tmpdir);
+        run(path, VL_BACKEND_CPU, a, NULL, 0, 2, NULL, 0);
+        run(path, VL_BACKEND_CUDA, b, NULL, 0, 2, NULL, 0);
+        run(path, VL_BACKEND_CUDA, c, NULL, 0, 2, NULL, 0);
+        const char *pops[] = {"exc", "inh"};
+        for (int p = 0; p < 2; ++p) {
+            spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]), z = read_spikes(c, pops[p]);
+            uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1), *kz = keys(&z, 0.1);
+            double cpu_gpu = overlap(kx, x.n, ky, y.n), gpu_gpu = overlap(ky, y.n, kz, z.n);
+            printf("  %s/%s deterministic: cpu %zu, cuda %zu and %zu spikes; cpu=cuda %.4f%%, cuda=cuda %.4f%%\n",
+                   models[m], pops[p], x.n, y.n, z.n, 100 * cpu_gpu, 100 * gpu_gpu);
+            assert_true(x.n > 1000);
+            assert_int_equal(y.n, z.n);
+            assert_true(gpu_gpu == 1.0);
+            assert_int_equal(x.n, y.n);
+            assert_true(cpu_gpu == 1.0);
+            free(kx); free(ky); free(kz); free(x.t); free(x.id); free(y.t); free(y.id); free(z.t); free(z.id);
+        }
+    }
+    g_deterministic = 0;
+}
+
 int main(void) {
     char buf[256];
     if (vl_devices_describe(buf, sizeof buf) <= 0) {
@@ -219,6 +257,7 @@ int main(void) {
         cmocka_unit_test(test_feedforward_identical),
         cmocka_unit_test(test_every_step_recorded),
         cmocka_unit_test(test_rates_agree),
+        cmocka_unit_test(test_deterministic_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
