@@ -3,8 +3,8 @@
 //   vl_update_kernel     one thread per neuron of every population (a table of population
 //                        descriptors, as GeNN merges groups): inputs emit, neurons integrate,
 //                        spikes are appended with warp-aggregated atomics;
-//   vl_propagate_kernel  one warp per (projection, spike): the CSR row is scattered into the
-//                        target's ring buffer with float atomics.
+//   vl_propagate_kernel  one warp per (projection, spike, chunk of 128 synapses): the CSR row is
+//                        scattered into the target's ring buffer with float atomics.
 // A chunk of steps is captured once into a CUDA Graph and replayed; the chunk's first step lives
 // in device memory, so the same graph serves every chunk and the host never waits inside one.
 // Alternatively one block runs a whole chunk (vl_block_chunk_kernel, VOLLEY_CUDA_MODE=block).
@@ -27,7 +27,8 @@ extern "C" {
 static const int VL_BLOCK = 256;          // threads per block of both kernels
 static const int VL_WARPS = VL_BLOCK / 32;
 static const uint64_t VL_REC_BUDGET = 1ull << 28; // spike-record entries per chunk (1 GiB)
-static const int VL_CHUNK_BLOCK = 1024;   // threads of the single-block chunk kernel
+static const int VL_CHUNK_BLOCK = 1024;
+static const uint32_t VL_ROW_CHUNK = 128; // synapses per warp work item of the propagate kernel   // threads of the single-block chunk kernel
 // Networks up to this many (padded) neurons run a whole chunk in one block (see
 // vl_block_chunk_kernel); VOLLEY_CUDA_MODE=graph|block overrides the choice. Measured on an H200
 // (tools/gpu-check.sh, 2026-11-27): COBA-4000 took 13.5 us per step in one block against 9.2 us
@@ -63,6 +64,7 @@ typedef struct dev_pop {
 typedef struct dev_proj {
     uint32_t src, tgt, rec, src_lo, n_rows;
     uint16_t delay_const, pad;
+    uint32_t n_chunks;  // work items per spike: ceil(longest row / VL_ROW_CHUNK), at least 1
     const uint64_t *row_ptr;
     const uint32_t *col;
     const float *w;
@@ -143,11 +145,13 @@ __device__ __forceinline__ void update_one(const dev_pop *pops, const uint32_t *
                     in[r * n] = vl_from_fixed(p.ring_q[slot + r * n]);
                     p.ring_q[slot + r * n] = 0;
                 }
+            // A register copy: stores to the state arrays cannot alias it, so nothing is reloaded.
+            const vl_neuron_params np = p.np;
             float z = 0.0f;
-            if (p.np.noise != 0.0f || p.np.bg_lambda > 0.0f)
-                z = vl_neuron_draws(&p.np, vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i),
+            if (np.noise != 0.0f || np.bg_lambda > 0.0f)
+                z = vl_neuron_draws(&np, vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i),
                                     in, n);
-            spike = vl_neuron_step(&p.np, p.v + i, p.refr + i, p.g + i, in, n, z);
+            spike = vl_neuron_step(&np, p.v + i, p.refr + i, p.g + i, in, n, z);
             v_now = p.v[i];
         } else if (p.type == VL_POP_POISSON) {
             float prob = input_prob(p, t, i);
@@ -182,7 +186,9 @@ __device__ __forceinline__ void update_one(const dev_pop *pops, const uint32_t *
     }
     if (p.type == VL_POP_NEURON) {
         for (int off = 16; off > 0; off >>= 1) v_now = fmaxf(v_now, __shfl_xor_sync(0xffffffffu, v_now, off));
-        if (lane == 0 && v_now > -INFINITY) atomic_max_float(p.max_v, v_now);
+        // Read before the atomic: one address for the whole population, so an unconditional
+        // atomic per warp serialises (31k per step at 10^6 neurons); the maximum rarely moves.
+        if (lane == 0 && v_now > *(volatile float *)p.max_v) atomic_max_float(p.max_v, v_now);
     }
 }
 
@@ -192,46 +198,59 @@ __global__ void vl_update_kernel(const dev_pop *pops, const uint32_t *warp_pop, 
     if (gid < n_threads) update_one(pops, warp_pop, gid, *d_t0 + k, k, seed); // whole warps leave together
 }
 
-// Each projection's spike count for step k, loaded by the whole block at once (the loads are
-// independent, so they overlap instead of forming a chain per projection).
-__device__ __forceinline__ void load_counts(const dev_pop *pops, const dev_proj *proj, int n_proj, uint32_t k,
-                                            uint32_t *sh_cnt) {
-    for (int q = threadIdx.x; q < n_proj; q += blockDim.x) sh_cnt[q] = pops[proj[q].src].count[k];
+// Work items of step k: each spike of each projection is cut into chunks of VL_ROW_CHUNK synapses
+// (a projection's n_chunks covers its longest row), so a long row (PD14: ~4000 synapses) is
+// spread over many warps instead of serialising one. The block loads every projection's spike
+// count at once (independent loads that overlap) and keeps the prefix sum of items in shared
+// memory: sh[q] = first item of projection q, sh[n_proj] = total.
+__device__ __forceinline__ void load_items(const dev_pop *pops, const dev_proj *proj, int n_proj, uint32_t k,
+                                           uint32_t *sh) {
+    for (int q = threadIdx.x; q < n_proj; q += blockDim.x) sh[q + 1] = pops[proj[q].src].count[k] * proj[q].n_chunks;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        sh[0] = 0;
+        for (int q = 0; q < n_proj; ++q) sh[q + 1] += sh[q];
+    }
     __syncthreads();
 }
 
-// Schedule step 3: warps warp0, warp0 + n_warps, ... scatter the spikes of every projection.
+// Schedule step 3: warps warp0, warp0 + n_warps, ... scatter the items of every projection.
 __device__ __forceinline__ void propagate_warps(const dev_pop *pops, const dev_proj *proj, int n_proj,
-                                                const uint32_t *sh_cnt, uint64_t t, uint32_t k, uint32_t warp0,
+                                                const uint32_t *sh, uint64_t t, uint32_t k, uint32_t warp0,
                                                 uint32_t n_warps, uint32_t lane) {
-    for (int q = 0; q < n_proj; ++q) {
-        uint32_t n_spk = sh_cnt[q];
-        if (warp0 >= n_spk) continue;
-        const dev_proj &c = proj[q];
+    const uint32_t total = sh[n_proj];
+    for (uint32_t item = warp0; item < total; item += n_warps) {
+        int lo = 0, hi = n_proj; // the last projection whose first item is <= item
+        while (hi - lo > 1) {
+            int mid = (lo + hi) / 2;
+            if (sh[mid] <= item) lo = mid; else hi = mid;
+        }
+        const dev_proj &c = proj[lo];
+        const uint32_t local = item - sh[lo], nch = c.n_chunks;
         const dev_pop &src = pops[c.src];
         const dev_pop &tgt = pops[c.tgt];
-        const uint32_t *spk = src.spk + (size_t)(src.recorded ? k : 0) * src.size;
-        size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
-        float *ring = tgt.ring + (size_t)c.rec * n;
-        long long *ring_q = tgt.ring_q ? tgt.ring_q + (size_t)c.rec * n : NULL;
-        for (uint32_t w = warp0; w < n_spk; w += n_warps) {
-            uint32_t id = spk[w];
-            if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
-            uint32_t row = id - c.src_lo;
-            uint64_t b = c.row_ptr[row], e = c.row_ptr[row + 1];
-            if (ring_q) { // integer atomics: the sum does not depend on the order
-                for (uint64_t j = b + lane; j < e; j += 32) {
-                    size_t slot = (size_t)((t + 1 + (c.delay ? c.delay[j] : c.delay_const)) % D);
-                    atomicAdd((unsigned long long *)(ring_q + slot * nr * n + c.col[j]),
-                              (unsigned long long)vl_to_fixed(c.w[j]));
-                }
-            } else if (!c.delay) {
-                float *dst = ring + (size_t)((t + 1 + c.delay_const) % D) * nr * n;
-                for (uint64_t j = b + lane; j < e; j += 32) atomicAdd(dst + c.col[j], c.w[j]);
-            } else {
-                for (uint64_t j = b + lane; j < e; j += 32)
-                    atomicAdd(ring + (size_t)((t + 1 + c.delay[j]) % D) * nr * n + c.col[j], c.w[j]);
+        uint32_t id = src.spk[(size_t)(src.recorded ? k : 0) * src.size + local / nch];
+        if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
+        const uint32_t row = id - c.src_lo;
+        uint64_t b = c.row_ptr[row], e = c.row_ptr[row + 1];
+        b += (uint64_t)(local % nch) * VL_ROW_CHUNK;
+        if (e > b + VL_ROW_CHUNK) e = b + VL_ROW_CHUNK;
+        const size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
+        const uint32_t *col = c.col;
+        const float *w = c.w;
+        const uint16_t *delay = c.delay;
+        if (tgt.ring_q) { // integer atomics: the sum does not depend on the order
+            long long *ring_q = tgt.ring_q + (size_t)c.rec * n;
+            for (uint64_t j = b + lane; j < e; j += 32) {
+                size_t slot = (size_t)((t + 1 + (delay ? delay[j] : c.delay_const)) % D);
+                atomicAdd((unsigned long long *)(ring_q + slot * nr * n + col[j]), (unsigned long long)vl_to_fixed(w[j]));
             }
+        } else if (!delay) {
+            float *dst = tgt.ring + (size_t)c.rec * n + (size_t)((t + 1 + c.delay_const) % D) * nr * n;
+            for (uint64_t j = b + lane; j < e; j += 32) atomicAdd(dst + col[j], w[j]);
+        } else {
+            float *ring = tgt.ring + (size_t)c.rec * n;
+            for (uint64_t j = b + lane; j < e; j += 32) atomicAdd(ring + (size_t)((t + 1 + delay[j]) % D) * nr * n + col[j], w[j]);
         }
     }
 }
@@ -240,9 +259,9 @@ __device__ __forceinline__ void propagate_warps(const dev_pop *pops, const dev_p
 // largest population, so empty steps cost one short wave of blocks.
 __global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *proj, int n_proj, const uint64_t *d_t0,
                                     uint32_t k) {
-    extern __shared__ uint32_t sh_cnt[];
-    load_counts(pops, proj, n_proj, k, sh_cnt);
-    propagate_warps(pops, proj, n_proj, sh_cnt, *d_t0 + k, k, blockIdx.x * VL_WARPS + (threadIdx.x >> 5),
+    extern __shared__ uint32_t sh_items[];
+    load_items(pops, proj, n_proj, k, sh_items);
+    propagate_warps(pops, proj, n_proj, sh_items, *d_t0 + k, k, blockIdx.x * VL_WARPS + (threadIdx.x >> 5),
                     gridDim.x * VL_WARPS, threadIdx.x & 31);
 }
 
@@ -285,7 +304,7 @@ __global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pop
                                                               int n_proj, const dev_state_rec *rec, int n_rec,
                                                               const uint64_t *d_t0, uint32_t n_steps,
                                                               uint32_t n_threads, uint64_t seed) {
-    extern __shared__ uint32_t sh_cnt[];
+    extern __shared__ uint32_t sh_items[];
     uint64_t t0 = *d_t0;
     uint32_t lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
     for (uint32_t k = 0; k < n_steps; ++k) {
@@ -297,8 +316,8 @@ __global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pop
         __syncthreads();
         for (uint32_t gid = threadIdx.x; gid < n_threads; gid += blockDim.x) update_one(pops, warp_pop, gid, t, k, seed);
         __syncthreads();
-        load_counts(pops, proj, n_proj, k, sh_cnt);
-        propagate_warps(pops, proj, n_proj, sh_cnt, t, k, warp, n_warps, lane);
+        load_items(pops, proj, n_proj, k, sh_items);
+        propagate_warps(pops, proj, n_proj, sh_items, t, k, warp, n_warps, lane);
         __syncthreads();
     }
 }
@@ -497,6 +516,11 @@ static vl_status cuda_init(vl_sim *s) {
         d->src_lo = c->src_lo;
         d->n_rows = c->n_rows;
         d->delay_const = c->delay_const;
+        uint64_t longest = 0;
+        for (uint32_t r = 0; r < c->n_rows; ++r)
+            if (c->row_ptr[r + 1] - c->row_ptr[r] > longest) longest = c->row_ptr[r + 1] - c->row_ptr[r];
+        d->n_chunks = (uint32_t)((longest + VL_ROW_CHUNK - 1) / VL_ROW_CHUNK);
+        if (d->n_chunks == 0) d->n_chunks = 1;
         uint64_t *rp;
         uint32_t *col;
         float *w;
@@ -582,8 +606,8 @@ static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
         vl_update_kernel<<<ugrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_warp_pop, cs->n_threads, cs->d_t0, k,
                                                              cs->seed);
         if (cs->n_proj)
-            vl_propagate_kernel<<<pgrid, VL_BLOCK, 4 * cs->n_proj, cs->stream>>>(cs->d_pops, cs->d_proj,
-                                                                                 (int)cs->n_proj, cs->d_t0, k);
+            vl_propagate_kernel<<<pgrid, VL_BLOCK, 4 * (cs->n_proj + 1), cs->stream>>>(
+                cs->d_pops, cs->d_proj, (int)cs->n_proj, cs->d_t0, k);
     }
     CU(cudaGetLastError());
     return VL_OK;
@@ -601,7 +625,7 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
     CU(cudaMemcpyAsync(cs->d_t0, &t0, 8, cudaMemcpyHostToDevice, cs->stream));
     for (size_t i = 0; i < sp->n_pops; ++i) CU(cudaMemsetAsync(cs->h_pops[i].count, 0, 4 * (size_t)cs->chunk, cs->stream));
     if (cs->block_mode) {
-        vl_block_chunk_kernel<<<1, VL_CHUNK_BLOCK, 4 * cs->n_proj, cs->stream>>>(cs->d_pops, cs->d_warp_pop, cs->d_proj,
+        vl_block_chunk_kernel<<<1, VL_CHUNK_BLOCK, 4 * (cs->n_proj + 1), cs->stream>>>(cs->d_pops, cs->d_warp_pop, cs->d_proj,
                                                                   (int)cs->n_proj, cs->d_rec, (int)s->n_state,
                                                                   cs->d_t0, n_steps, cs->n_threads, cs->seed);
         CU(cudaGetLastError());
