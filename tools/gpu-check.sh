@@ -75,7 +75,7 @@ bench() { # name backend model [args...]
 }
 : >"$OUT/bench.tsv"; : >"$OUT/bench-runs.log"
 bench coba-4000 cuda configs/coba.yaml --duration "5 s"
-MODE=graph bench coba-4000-graph cuda configs/coba.yaml --duration "5 s"
+MODE=block bench coba-4000-block cuda configs/coba.yaml --duration "5 s"
 bench coba-4000 cpu configs/coba.yaml --duration "1 s" --threads "$JOBS"
 bench coba-1M cuda configs/coba.yaml --duration "1 s" \
   --set populations.exc.size=800000 --set populations.inh.size=200000 \

@@ -116,6 +116,21 @@ static inline __attribute__((always_inline)) void receptor_pass(int32_t model, v
     for (int64_t k = 0; k < n; ++k) vl_receptor_step(model, &q, v[k], &g[k], &in[k], &G[k], &GE[k]);
 }
 
+/* The membrane part over a population, inside the caller's parallel region. p is a copy with a
+ * constant model, as in receptor_pass. */
+static inline __attribute__((always_inline)) void membrane_pass(int32_t model, vl_neuron_params p, int64_t n,
+                                                                float *v, int32_t *refr, const float *G,
+                                                                const float *GE, const float *Z, uint8_t *flag) {
+    p.model = model;
+    if (Z) {
+#pragma omp for simd schedule(static) nowait
+        for (int64_t k = 0; k < n; ++k) flag[k] = (uint8_t)vl_membrane_step(&p, &v[k], &refr[k], G[k], GE[k], Z[k]);
+    } else {
+#pragma omp for simd schedule(static) nowait
+        for (int64_t k = 0; k < n; ++k) flag[k] = (uint8_t)vl_membrane_step(&p, &v[k], &refr[k], G[k], GE[k], 0.0f);
+    }
+}
+
 /* Neurons integrate this step (schedule step 2): the parts of vl_neuron_step as passes over the
  * population (the leak, each receptor, the membrane), each a loop the compiler vectorises. */
 static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
@@ -159,19 +174,14 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
             default: receptor_pass(VL_LIF_DELTA, np->rec[r], n, v, gr, ir, G, GE); break;
             }
         }
-        if (np->noise != 0.0f) {
-#pragma omp for simd schedule(static) reduction(max : mx)
-            for (int64_t k = 0; k < n; ++k) {
-                flag[k] = (uint8_t)vl_membrane_step(np, &v[k], &refr[k], G[k], GE[k], Z[k]);
-                mx = v[k] > mx ? v[k] : mx;
-            }
-        } else {
-#pragma omp for simd schedule(static) reduction(max : mx)
-            for (int64_t k = 0; k < n; ++k) {
-                flag[k] = (uint8_t)vl_membrane_step(np, &v[k], &refr[k], G[k], GE[k], 0.0f);
-                mx = v[k] > mx ? v[k] : mx;
-            }
+        const float *z = np->noise != 0.0f ? Z : NULL;
+        switch (model) {
+        case VL_LIF_COND_EXP: membrane_pass(VL_LIF_COND_EXP, *np, n, v, refr, G, GE, z, flag); break;
+        case VL_LIF_CURR_EXP: membrane_pass(VL_LIF_CURR_EXP, *np, n, v, refr, G, GE, z, flag); break;
+        default: membrane_pass(VL_LIF_DELTA, *np, n, v, refr, G, GE, z, flag); break;
         }
+#pragma omp for simd schedule(static) reduction(max : mx)
+        for (int64_t k = 0; k < n; ++k) mx = v[k] > mx ? v[k] : mx;
     }
     s->max_v[i] = mx;
     p->n_spk = 0;
