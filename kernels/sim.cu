@@ -19,6 +19,7 @@
 
 #include "kernels/neuron.h"
 #include "kernels/philox.h"
+#include "kernels/plasticity.h"
 
 extern "C" {
 #include "sim/sim.h"
@@ -71,6 +72,15 @@ typedef struct dev_proj {
     const uint16_t *delay;
 } dev_proj;
 
+// A plastic projection: its STDP constants, traces and CSC index (kernels/plasticity.h).
+typedef struct dev_plastic {
+    vl_stdp_params p;
+    uint32_t src, tgt, src_lo, tgt_lo, n_rows, n_cols;
+    float *A_pre, *A_post, *w;
+    const uint64_t *row_ptr, *col_ptr, *csc_syn;
+    const uint32_t *col, *csc_row;
+} dev_plastic;
+
 // Per-state-recording constants: the recorded ids and which receptor each variable reads (-1: v).
 typedef struct state_dev { uint32_t *ids; int32_t *var_rec; } state_dev;
 
@@ -96,6 +106,8 @@ typedef struct cuda_state {
     state_dev *sd;
     struct dev_state_rec *d_rec;
     int block_mode;
+    dev_plastic *h_pl, *d_pl; // plastic projections
+    uint32_t n_pl, pl_warps;  // how many; warps of the largest spike burst among their populations
     void **allocs;
     size_t n_allocs, cap_allocs;
 } cuda_state;
@@ -322,6 +334,56 @@ __global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pop
     }
 }
 
+// Schedule step 4 (STDP), three launches so that each phase sees the previous one complete.
+__global__ void vl_stdp_decay_kernel(const dev_plastic *pl, int n_pl) {
+    uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
+    for (int q = 0; q < n_pl; ++q) {
+        const dev_plastic &c = pl[q];
+        for (uint32_t i = gid; i < c.n_rows; i += stride) c.A_pre[i] *= c.p.decay_pre;
+        for (uint32_t i = gid; i < c.n_cols; i += stride) c.A_post[i] *= c.p.decay_post;
+    }
+}
+
+// One warp per (plastic projection, pre spike): the trace first, then the row against A_post.
+__global__ void vl_stdp_pre_kernel(const dev_pop *pops, const dev_plastic *pl, int n_pl, uint32_t k) {
+    uint32_t lane = threadIdx.x & 31, warp0 = blockIdx.x * VL_WARPS + (threadIdx.x >> 5), n_warps = gridDim.x * VL_WARPS;
+    for (int q = 0; q < n_pl; ++q) {
+        const dev_plastic &c = pl[q];
+        const dev_pop &src = pops[c.src];
+        uint32_t n_spk = src.count[k];
+        for (uint32_t s = warp0; s < n_spk; s += n_warps) {
+            uint32_t id = src.spk[(size_t)(src.recorded ? k : 0) * src.size + s];
+            if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
+            uint32_t row = id - c.src_lo;
+            if (lane == 0) c.A_pre[row] = vl_trace_on_spike(c.A_pre[row], c.p.dA_pre, c.p.nearest);
+            __syncwarp();
+            for (uint64_t j = c.row_ptr[row] + lane; j < c.row_ptr[row + 1]; j += 32)
+                c.w[j] = vl_stdp_on_pre(&c.p, c.w[j], c.A_post[c.col[j] - c.tgt_lo]);
+        }
+    }
+}
+
+// One warp per (plastic projection, post spike): the trace first, then the column against A_pre.
+__global__ void vl_stdp_post_kernel(const dev_pop *pops, const dev_plastic *pl, int n_pl, uint32_t k) {
+    uint32_t lane = threadIdx.x & 31, warp0 = blockIdx.x * VL_WARPS + (threadIdx.x >> 5), n_warps = gridDim.x * VL_WARPS;
+    for (int q = 0; q < n_pl; ++q) {
+        const dev_plastic &c = pl[q];
+        const dev_pop &tgt = pops[c.tgt];
+        uint32_t n_spk = tgt.count[k];
+        for (uint32_t s = warp0; s < n_spk; s += n_warps) {
+            uint32_t id = tgt.spk[(size_t)(tgt.recorded ? k : 0) * tgt.size + s];
+            if (id < c.tgt_lo || id - c.tgt_lo >= c.n_cols) continue;
+            uint32_t col = id - c.tgt_lo;
+            if (lane == 0) c.A_post[col] = vl_trace_on_spike(c.A_post[col], c.p.dA_post, c.p.nearest);
+            __syncwarp();
+            for (uint64_t a = c.col_ptr[col] + lane; a < c.col_ptr[col + 1]; a += 32) {
+                uint64_t syn = c.csc_syn[a];
+                c.w[syn] = vl_stdp_on_post(&c.p, c.w[syn], c.A_pre[c.csc_row[a]]);
+            }
+        }
+    }
+}
+
 // Packs the per-step spike regions of one recorded population into a contiguous list.
 __global__ void vl_pack_kernel(const uint32_t *spk, const uint32_t *count, uint32_t size, uint32_t n_steps,
                                uint32_t *out) {
@@ -384,7 +446,7 @@ static void cuda_destroy(vl_sim *s) {
     for (size_t k = 0; cs->h_frames && k < s->n_state; ++k) cudaFreeHost(cs->h_frames[k]);
     if (cs->stream) cudaStreamDestroy(cs->stream);
     free(cs->h_frames); free(cs->d_frames); free(cs->frame_len); free(cs->sd);
-    free(cs->h_pops); free(cs->h_proj); free(cs->allocs);
+    free(cs->h_pops); free(cs->h_proj); free(cs->h_pl); free(cs->allocs);
     free(cs);
     s->be_state = NULL;
 }
@@ -535,6 +597,40 @@ static vl_status cuda_init(vl_sim *s) {
         d->delay = dl;
     }
     if ((st = upload(s, &cs->d_proj, cs->h_proj, cs->n_proj ? cs->n_proj : 1))) return st;
+    cs->h_pl = (dev_plastic *)calloc(cs->n_proj + 1, sizeof(dev_plastic));
+    uint32_t widest = 1;
+    for (size_t q = 0; q < cs->n_proj; ++q) {
+        if (!sp->proj[q].stdp.on) continue;
+        const vl_csr *c = &s->net.proj[q];
+        dev_plastic *d = &cs->h_pl[cs->n_pl++];
+        d->p = s->stdp[q];
+        d->src = (uint32_t)c->src;
+        d->tgt = (uint32_t)c->tgt;
+        d->src_lo = c->src_lo;
+        d->tgt_lo = c->tgt_lo;
+        d->n_rows = c->n_rows;
+        d->n_cols = c->n_cols;
+        d->w = (float *)cs->h_proj[q].w;
+        d->row_ptr = cs->h_proj[q].row_ptr;
+        d->col = cs->h_proj[q].col;
+        uint64_t *cp, *syn;
+        uint32_t *crow;
+        if ((st = dev_alloc(s, (void **)&d->A_pre, 4 * (size_t)(c->n_rows + 1))) ||
+            (st = dev_alloc(s, (void **)&d->A_post, 4 * (size_t)(c->n_cols + 1))) ||
+            (st = upload(s, &cp, c->col_ptr, (size_t)c->n_cols + 1)) || (st = upload(s, &syn, c->csc_syn, c->n_syn)) ||
+            (st = upload(s, &crow, c->csc_row, c->n_syn)))
+            return st;
+        CU(cudaMemset(d->A_pre, 0, 4 * (size_t)(c->n_rows + 1)));
+        CU(cudaMemset(d->A_post, 0, 4 * (size_t)(c->n_cols + 1)));
+        d->col_ptr = cp;
+        d->csc_syn = syn;
+        d->csc_row = crow;
+        uint32_t need = s->rt[c->src].size > s->rt[c->tgt].size ? s->rt[c->src].size : s->rt[c->tgt].size;
+        if (need > widest) widest = need;
+    }
+    uint32_t full_warps = (uint32_t)prop.multiProcessorCount * (2048 / 32);
+    cs->pl_warps = widest < full_warps ? widest : full_warps;
+    if ((st = upload(s, &cs->d_pl, (const dev_plastic *)cs->h_pl, cs->n_pl + 1))) return st;
     if ((st = dev_alloc(s, (void **)&cs->d_t0, 8))) return st;
     // Recording buffers: packed spikes, per-step counts, state frames.
     CU(cudaMallocHost((void **)&cs->h_count, 4 * sp->n_pops * (size_t)cs->chunk));
@@ -585,6 +681,7 @@ static vl_status cuda_init(vl_sim *s) {
     if (st != VL_OK) return st;
     const char *mode = getenv("VOLLEY_CUDA_MODE");
     cs->block_mode = mode && *mode ? strcmp(mode, "block") == 0 : cs->n_threads <= VL_BLOCK_MODE_MAX;
+    if (cs->n_pl) cs->block_mode = 0; // the single-block kernel has no plasticity phase
     snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", %s mode",
              cs->block_mode ? "single-block" : "graph");
     return VL_OK;
@@ -608,6 +705,12 @@ static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
         if (cs->n_proj)
             vl_propagate_kernel<<<pgrid, VL_BLOCK, 4 * (cs->n_proj + 1), cs->stream>>>(
                 cs->d_pops, cs->d_proj, (int)cs->n_proj, cs->d_t0, k);
+        if (cs->n_pl) {
+            uint32_t blocks = (cs->pl_warps + VL_WARPS - 1) / VL_WARPS;
+            vl_stdp_decay_kernel<<<blocks, VL_BLOCK, 0, cs->stream>>>(cs->d_pl, (int)cs->n_pl);
+            vl_stdp_pre_kernel<<<blocks, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_pl, (int)cs->n_pl, k);
+            vl_stdp_post_kernel<<<blocks, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_pl, (int)cs->n_pl, k);
+        }
     }
     CU(cudaGetLastError());
     return VL_OK;
@@ -692,4 +795,13 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
     return VL_OK;
 }
 
-extern "C" const vl_backend_i vl_backend_cuda = {"cuda", cuda_init, cuda_run, cuda_destroy};
+// Plastic weights back into the host CSR (for weight snapshots); other projections never change.
+static vl_status cuda_sync_weights(vl_sim *s) {
+    cuda_state *cs = state_of(s);
+    for (size_t q = 0; q < cs->n_proj; ++q)
+        if (s->s->proj[q].stdp.on)
+            CU(cudaMemcpy(s->net.proj[q].w, cs->h_proj[q].w, 4 * s->net.proj[q].n_syn, cudaMemcpyDeviceToHost));
+    return VL_OK;
+}
+
+extern "C" const vl_backend_i vl_backend_cuda = {"cuda", cuda_init, cuda_run, cuda_sync_weights, cuda_destroy};

@@ -606,13 +606,57 @@ static int read_connect(rd *r, vnode *c, vl_proj_spec *pr, vl_proj_spec *tmpl_ou
     return 0;
 }
 
+/* plasticity: {rule: stdp, tau_pre, tau_post, dA_pre, dA_post, w_min, w_max, pairing, update} */
+static int read_stdp(rd *r, vnode *pl, const vl_pop_spec *tp, vl_proj_spec *pr) {
+    static const char *keys[] = {"rule", "tau_pre", "tau_post", "dA_pre", "dA_post", "w_min", "w_max", "pairing",
+                                 "update", NULL};
+    const char *example = "plasticity: {rule: stdp, tau_pre: 20 ms, tau_post: 20 ms, dA_pre: 0.001 nS, "
+                          "dA_post: -0.00105 nS, w_min: 0 nS, w_max: 0.1 nS}";
+    if (pl->type != VN_MAP) FAIL(pl, "expected a mapping such as %s", example);
+    if (vn_check_keys(pl, keys, "plasticity", r->d)) return -1;
+    vl_stdp_spec *st = &pr->stdp;
+    memset(st, 0, sizeof *st);
+    st->mark = pl->mark;
+    vnode *rule = vn_get(pl, "rule");
+    if (!rule || rule->type != VN_SCALAR || strcmp(rule->str, "stdp") != 0)
+        FAIL(rule ? rule : pl, "plasticity needs rule: stdp (the only rule so far), e.g. %s", example);
+    const char *req[] = {"tau_pre", "tau_post", "dA_pre", "dA_post", "w_min", "w_max"};
+    double *dst[] = {&st->tau_pre, &st->tau_post, &st->dA_pre, &st->dA_post, &st->w_min, &st->w_max};
+    vl_dim wd = g_dim_of_model[tp->model];
+    for (int k = 0; k < 6; ++k) {
+        vnode *n = vn_get(pl, req[k]);
+        if (!n) FAIL(pl, "plasticity needs %s, e.g. %s", req[k], example);
+        if (rd_quantity(r, n, k < 2 ? VL_DIM_TIME : wd, dst[k], req[k])) return -1;
+        if (k < 2 && *dst[k] <= 0) FAIL(n, "%s must be positive, e.g. 20 ms", req[k]);
+    }
+    if (st->w_max <= st->w_min) FAIL(vn_get(pl, "w_max"), "w_max must be above w_min");
+    if (tp->model == VL_LIF_COND_EXP && st->w_min < 0)
+        FAIL(vn_get(pl, "w_min"), "w_min must not be negative onto a conductance receptor");
+    vnode *n;
+    if ((n = vn_get(pl, "pairing"))) {
+        if (n->type == VN_SCALAR && !strcmp(n->str, "all")) st->nearest = 0;
+        else if (n->type == VN_SCALAR && !strcmp(n->str, "nearest")) st->nearest = 1;
+        else FAIL(n, "pairing: expected all (traces add up) or nearest (each spike resets its trace)");
+    }
+    if ((n = vn_get(pl, "update"))) {
+        if (n->type == VN_SCALAR && !strcmp(n->str, "additive")) st->multiplicative = 0;
+        else if (n->type == VN_SCALAR && !strcmp(n->str, "multiplicative")) st->multiplicative = 1;
+        else FAIL(n, "update: expected additive or multiplicative (weight-dependent)");
+    }
+    if (pr->delay_from_file || pr->delay.kind != VL_DIST_CONST || pr->delay.a != 0)
+        FAIL(pl, "plastic projections need delay 0 for now (the pre-synaptic update happens when the spike is "
+                 "emitted, as in Brian2 without delays)");
+    st->on = 1;
+    return 0;
+}
+
 static int read_projection(rd *r, vnode *m, size_t index) {
     vl_spec *s = r->s;
     if (m->type != VN_MAP) FAIL(m, "a projection is a mapping such as {from: exc, to: inh, receptor: exc, "
                                    "connect: {fixed_probability: 0.02}, weight: 6 nS}");
     vnode *from = vn_get(m, "from"), *to = vn_get(m, "to"), *rec = vn_get(m, "receptor"), *con = vn_get(m, "connect");
-    vnode *w = vn_get(m, "weight"), *dl = vn_get(m, "delay"), *nm = vn_get(m, "name");
-    static const char *keys[] = {"name", "from", "to", "receptor", "connect", "weight", "delay", NULL};
+    vnode *w = vn_get(m, "weight"), *dl = vn_get(m, "delay"), *nm = vn_get(m, "name"), *pl = vn_get(m, "plasticity");
+    static const char *keys[] = {"name", "from", "to", "receptor", "connect", "weight", "delay", "plasticity", NULL};
     if (vn_check_keys(m, keys, "a projection", r->d)) return -1;
     if (!from) FAIL(m, "projection %zu needs from: (a population or input)", index);
     if (!to) FAIL(m, "projection %zu needs to: (a population, a slice such as exc[0:50], or a list)", index);
@@ -727,6 +771,8 @@ static int read_projection(rd *r, vnode *m, size_t index) {
             FAIL(con, "fixed_outdegree %llu exceeds the %u targets while multapses are off", (unsigned long long)pr.n,
                  pr.tgt_hi - pr.tgt_lo);
         }
+        pr.weights_every = -1;
+        if (pl && read_stdp(r, pl, tp, &pr)) { free(pr.file); return -1; }
         vl_proj_spec *np = vl__realloc(s->proj, (s->n_proj + 1) * sizeof *np);
         if (!np) { free(pr.file); return -1; }
         s->proj = np;
@@ -768,8 +814,8 @@ static int read_record(rd *r, vnode *m) {
         return 0;
     }
     if (m->type != VN_MAP) FAIL(m, "record: expected a mapping such as {spikes: [exc, inh]}");
-    static const char *keys[] = {"spikes", "state", "rates", NULL};
-    vnode *sp = vn_get(m, "spikes"), *st = vn_get(m, "state"), *rt = vn_get(m, "rates");
+    static const char *keys[] = {"spikes", "state", "rates", "weights", NULL};
+    vnode *sp = vn_get(m, "spikes"), *st = vn_get(m, "state"), *rt = vn_get(m, "rates"), *wt = vn_get(m, "weights");
     if (vn_check_keys(m, keys, "record", r->d)) return -1;
     if (sp) {
         if (sp->type == VN_SCALAR && !strcmp(sp->str, "all")) {
@@ -851,6 +897,41 @@ static int read_record(rd *r, vnode *m) {
                     FAIL(every, "every must be a positive multiple of dt (%g ms), e.g. every: %g ms", s->dt, s->dt * 10);
                 sr->every = (uint32_t)steps;
             }
+        }
+    }
+    if (wt) { /* weights: [name, {projection: name, every: 10 s}, ...] */
+        if (wt->type != VN_SEQ)
+            FAIL(wt, "weights: expected a list of projection names or {projection: NAME, every: 10 s} entries");
+        for (size_t i = 0; i < wt->n; ++i) {
+            vnode *e = wt->items[i], *pn = e, *every = NULL;
+            if (e->type == VN_MAP) {
+                static const char *kw[] = {"projection", "every", NULL};
+                pn = vn_get(e, "projection");
+                every = vn_get(e, "every");
+                if (vn_check_keys(e, kw, "a weights recording", r->d)) return -1;
+                if (!pn) FAIL(e, "a weights recording needs projection:, e.g. {projection: inputs_to_out, every: 10 s}");
+            }
+            if (pn->type != VN_SCALAR) FAIL(pn, "expected a projection name (as volley check lists them)");
+            int found = -1;
+            for (size_t q = 0; q < s->n_proj; ++q)
+                if (!strcmp(s->proj[q].name, pn->str)) found = (int)q;
+            if (found < 0) {
+                const char *cand[256];
+                size_t k = 0;
+                for (; k < s->n_proj && k < 255; ++k) cand[k] = s->proj[k].name;
+                cand[k] = NULL;
+                const char *near = vl__closest(pn->str, cand);
+                FAIL(pn, "no projection named '%s'%s%s%s (volley check lists the names)", pn->str,
+                     near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+            }
+            double ev = 0;
+            if (every) {
+                if (rd_quantity(r, every, VL_DIM_TIME, &ev, "every")) return -1;
+                double steps = nearbyint(ev / s->dt);
+                if (steps < 1 || fabs(ev / s->dt - steps) > 1e-6 * steps)
+                    FAIL(every, "every must be a positive multiple of dt (%g ms), e.g. every: 1 s", s->dt);
+            }
+            s->proj[found].weights_every = ev;
         }
     }
     if (rt) {

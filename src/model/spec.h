@@ -67,6 +67,15 @@ typedef enum {
     VL_CONN_FIXED_OUTDEGREE, VL_CONN_FIXED_TOTAL, VL_CONN_FILE
 } vl_conn_rule;
 
+/* Pair-based STDP (plasticity: block of a projection); weights and dA in the weight's unit. */
+typedef struct vl_stdp_spec {
+    int on;
+    double tau_pre, tau_post, dA_pre, dA_post, w_min, w_max;
+    int nearest;        /* pairing: nearest-neighbour (trace set to dA) or all-to-all (trace += dA) */
+    int multiplicative; /* weight-dependent updates */
+    vl_mark mark;
+} vl_stdp_spec;
+
 /* One projection after expansion: a single source range and a single target range. */
 typedef struct vl_proj_spec {
     char name[160];
@@ -81,6 +90,8 @@ typedef struct vl_proj_spec {
     char *file;                        /* explicit list (CSV: source,target[,weight[,delay]]) */
     vl_dist weight, delay;
     int weight_from_file, delay_from_file;
+    vl_stdp_spec stdp;
+    double weights_every;              /* ms between weight snapshots; 0: final only; <0: none */
 } vl_proj_spec;
 
 typedef struct vl_state_rec_spec {

@@ -319,6 +319,26 @@ static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, v
 }
 
 
+/* Column index of a CSR matrix, for post-spike updates: synapses grouped by target, in row order. */
+static int build_csc(vl_csr *c) {
+    c->col_ptr = vl__calloc((size_t)c->n_cols + 1, sizeof *c->col_ptr);
+    c->csc_syn = vl__calloc(c->n_syn, sizeof *c->csc_syn);
+    c->csc_row = vl__calloc(c->n_syn, sizeof *c->csc_row);
+    uint64_t *fill = vl__calloc((size_t)c->n_cols + 1, sizeof *fill);
+    if (!c->col_ptr || !c->csc_syn || !c->csc_row || !fill) { free(fill); return -1; }
+    for (uint64_t j = 0; j < c->n_syn; ++j) c->col_ptr[c->col[j] - c->tgt_lo + 1]++;
+    for (uint32_t k = 0; k < c->n_cols; ++k) c->col_ptr[k + 1] += c->col_ptr[k];
+    for (uint32_t r = 0; r < c->n_rows; ++r)
+        for (uint64_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; ++j) {
+            uint32_t k = c->col[j] - c->tgt_lo;
+            uint64_t at = c->col_ptr[k] + fill[k]++;
+            c->csc_syn[at] = j;
+            c->csc_row[at] = r;
+        }
+    free(fill);
+    return 0;
+}
+
 static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_csr *c, vl_diag *d) {
     const vl_proj_spec *p = &s->proj[index];
     gen g = {s, p, seed, VL_STREAM_CONNECT | (uint32_t)index, p->src_hi - p->src_lo, p->tgt_hi - p->tgt_lo};
@@ -328,6 +348,8 @@ static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_cs
     c->rec = p->receptor;
     c->src_lo = p->src_lo;
     c->n_rows = g.n_src;
+    c->tgt_lo = p->tgt_lo;
+    c->n_cols = g.n_tgt;
     float *w_file = NULL, *d_file = NULL;
     int rc;
     switch (p->rule) {
@@ -375,6 +397,11 @@ static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_cs
     if (too_long) {
         vl__diag_error(d, p->mark, "projection '%s' has a delay longer than 65000 steps (%.0f ms at dt = %g ms)",
                        p->name, 65000 * s->dt, s->dt);
+        free(dsteps);
+        return -1;
+    }
+    if (p->stdp.on && build_csc(c) != 0) {
+        vl__diag_error(d, p->mark, "cannot build projection '%s': out of memory for its CSC index", p->name);
         free(dsteps);
         return -1;
     }
@@ -438,6 +465,7 @@ int vl_network_build(const vl_spec *s, uint64_t seed, vl_network *net, vl_diag *
 void vl_network_free(vl_network *net, size_t n_pops) {
     for (size_t i = 0; i < net->n_proj; ++i) {
         free(net->proj[i].row_ptr); free(net->proj[i].col); free(net->proj[i].w); free(net->proj[i].delay);
+        free(net->proj[i].col_ptr); free(net->proj[i].csc_syn); free(net->proj[i].csc_row);
     }
     for (size_t i = 0; net->v0 && i < n_pops; ++i) { free(net->v0[i]); free(net->g0[i]); }
     free(net->proj); free(net->v0); free(net->g0); free(net->ring_len);

@@ -14,6 +14,11 @@ typedef struct vl_csr {
     float *w;
     uint16_t *delay;           /* per-synapse delay in steps, or NULL when all equal delay_const */
     uint16_t delay_const, max_delay;
+    uint32_t tgt_lo, n_cols;   /* target range [tgt_lo, tgt_lo + n_cols) */
+    /* Plastic projections only: the CSC index for post-spike updates. Column c (target
+     * tgt_lo + c) holds synapses csc_syn[col_ptr[c] .. col_ptr[c+1]), whose rows are csc_row. */
+    uint64_t *col_ptr, *csc_syn;
+    uint32_t *csc_row;
 } vl_csr;
 
 typedef struct vl_network {

@@ -12,9 +12,17 @@ typedef struct vl_spike_buf {
     size_t n, cap;
 } vl_spike_buf;
 
+typedef struct vl_weight_snap {
+    int proj;
+    double time_ms;
+    float *w; /* a copy of the projection's weights, CSR order; the writer frees it */
+} vl_weight_snap;
+
 typedef struct vl_chunk {
     uint64_t step0;
     uint32_t n_steps;
+    vl_weight_snap *snap; /* weight snapshots taken at the end of this chunk */
+    size_t n_snap;
     vl_spike_buf *spk;  /* per population (only recorded ones are filled) */
     uint32_t **count;   /* per population: spikes in each step of the chunk */
     float **frames;     /* per state recording: frames x (n_vars * n_ids), variable-major */
@@ -33,8 +41,9 @@ typedef struct vl_writer_meta {
 
 /* Opens the output (path may be NULL: chunks are then only recycled). chunk_steps bounds a
  * chunk's length. On error returns non-zero with a message in err. */
-vl_status vl_writer_open(const char *path, const vl_spec *s, uint32_t chunk_steps, const vl_writer_meta *meta,
-                         vl_writer **out, char *err, size_t errlen);
+struct vl_network;
+vl_status vl_writer_open(const char *path, const vl_spec *s, const struct vl_network *net, uint32_t chunk_steps,
+                         const vl_writer_meta *meta, vl_writer **out, char *err, size_t errlen);
 /* An empty chunk to fill (waits while the writer is behind). NULL when the writer failed. */
 vl_chunk *vl_writer_acquire(vl_writer *w);
 void vl_writer_submit(vl_writer *w, vl_chunk *c);

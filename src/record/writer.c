@@ -13,6 +13,7 @@
 
 #include "kernels/neuron.h"
 #include "model/model.h"
+#include "network/network.h"
 
 int vl_spike_buf_push(vl_spike_buf *b, uint32_t step, uint32_t id) {
     if (b->n == b->cap) {
@@ -52,6 +53,8 @@ typedef struct rep_out {
 
 struct vl_writer {
     const vl_spec *s;
+    const vl_network *net;
+    ext_ds *wds, *wtime;     /* per projection: weight snapshots and their times (id -1: none) */
     hid_t file, volley;
     pop_out *pops;
     rep_out *reps;
@@ -175,7 +178,7 @@ static hid_t grp(hid_t loc, const char *name) {
 }
 
 static const char *var_units(const vl_pop_spec *p, const char *var) {
-    if (!strcmp(var, "v")) return "mV";
+    if (!strcmp(var, "v") || p->model == VL_LIF_DELTA) return "mV";
     return p->model == VL_LIF_CURR_EXP ? "pA" : "nS";
 }
 
@@ -263,6 +266,35 @@ static int create_layout(vl_writer *w, const vl_writer_meta *meta) {
     if (rates >= 0) H5Gclose(rates);
     w->volley = H5Gcreate2(f, "volley", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (w->volley < 0) return -1;
+    hid_t wg = -1;
+    for (size_t q = 0; q < s->n_proj; ++q) {
+        w->wds[q].id = w->wtime[q].id = -1;
+        if (s->proj[q].weights_every < 0) continue;
+        const vl_csr *c = &w->net->proj[q];
+        if (wg < 0 && (wg = H5Gcreate2(w->volley, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) return -1;
+        hid_t g = H5Gcreate2(wg, s->proj[q].name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return -1;
+        uint32_t *src = vl__calloc(c->n_syn + 1, sizeof *src), *tgt = vl__calloc(c->n_syn + 1, sizeof *tgt);
+        for (uint32_t r = 0; r < c->n_rows; ++r)
+            for (uint64_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; ++j) src[j] = c->src_lo + r, tgt[j] = c->col[j];
+        int rc = write_fixed(g, "source", H5T_STD_U32LE, src, c->n_syn) ||
+                 write_fixed(g, "target", H5T_STD_U32LE, tgt, c->n_syn);
+        free(src);
+        free(tgt);
+        if (rc || ext_create(&w->wds[q], g, "w", H5T_IEEE_F32LE, c->n_syn ? c->n_syn : 1) ||
+            ext_create(&w->wtime[q], g, "time", H5T_IEEE_F64LE, 0) || attr_str(w->wtime[q].id, "units", "ms") ||
+            attr_str(w->wds[q].id, "units", var_units(&s->pops[s->proj[q].tgt], "g")))
+            return -1;
+        const vl_stdp_spec *st = &s->proj[q].stdp;
+        if (st->on && (attr_num(w->wds[q].id, "w_min", H5T_NATIVE_DOUBLE, &st->w_min, 1) ||
+                       attr_num(w->wds[q].id, "w_max", H5T_NATIVE_DOUBLE, &st->w_max, 1)))
+            return -1;
+        if (attr_str(g, "source_population", s->pops[s->proj[q].src].name) ||
+            attr_str(g, "target_population", s->pops[s->proj[q].tgt].name))
+            return -1;
+        H5Gclose(g);
+    }
+    if (wg >= 0) H5Gclose(wg);
     int zero = 0;
     vl_build_info bi;
     vl_build_info_get(&bi);
@@ -335,10 +367,21 @@ static void write_chunk(vl_writer *w, vl_chunk *c) {
         double t3[3] = {0.0, (double)ro->data[0].len * sr->every * s->dt, sr->every * s->dt};
         if (H5Dwrite(ro->time_ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t3) < 0) h5_fail(w, "time");
     }
+    for (size_t k = 0; k < c->n_snap && !w->failed; ++k) {
+        const vl_weight_snap *sn = &c->snap[k];
+        hsize_t n = w->net->proj[sn->proj].n_syn;
+        if (ext_append(&w->wds[sn->proj], H5T_NATIVE_FLOAT, sn->w, 1, n ? n : 1) ||
+            ext_append(&w->wtime[sn->proj], H5T_NATIVE_DOUBLE, &sn->time_ms, 1, 0))
+            h5_fail(w, "appending a weight snapshot");
+    }
     if (!w->failed && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) h5_fail(w, "flushing the file");
 }
 
 static void chunk_reset(const vl_spec *s, vl_chunk *c) {
+    for (size_t k = 0; k < c->n_snap; ++k) free(c->snap[k].w);
+    free(c->snap);
+    c->snap = NULL;
+    c->n_snap = 0;
     for (size_t i = 0; i < s->n_pops; ++i) c->spk[i].n = 0;
     for (size_t k = 0; k < s->n_state; ++k) c->n_frames[k] = 0;
     c->n_steps = 0;
@@ -385,18 +428,20 @@ static int chunk_alloc(const vl_spec *s, uint32_t chunk_steps, vl_chunk *c) {
 }
 
 static void chunk_free(const vl_spec *s, vl_chunk *c) {
+    chunk_reset(s, c);
     for (size_t i = 0; c->spk && i < s->n_pops; ++i) { free(c->spk[i].step); free(c->spk[i].id); }
     for (size_t i = 0; c->count && i < s->n_pops; ++i) free(c->count[i]);
     for (size_t k = 0; c->frames && k < s->n_state; ++k) free(c->frames[k]);
     free(c->spk); free(c->count); free(c->frames); free(c->n_frames);
 }
 
-vl_status vl_writer_open(const char *path, const vl_spec *s, uint32_t chunk_steps, const vl_writer_meta *meta,
-                         vl_writer **out, char *err, size_t errlen) {
+vl_status vl_writer_open(const char *path, const vl_spec *s, const vl_network *net, uint32_t chunk_steps,
+                         const vl_writer_meta *meta, vl_writer **out, char *err, size_t errlen) {
     vl_writer *w = vl__calloc(1, sizeof *w);
     *out = w;
     if (!w) return VL_ERR_NOMEM;
     w->s = s;
+    w->net = net;
     w->file = w->volley = -1;
     w->bin_steps = s->rate_bin > 0 ? (uint32_t)llround(s->rate_bin / s->dt) : 0;
     pthread_mutex_init(&w->mu, NULL);
@@ -410,6 +455,8 @@ vl_status vl_writer_open(const char *path, const vl_spec *s, uint32_t chunk_step
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     w->pops = vl__calloc(s->n_pops, sizeof *w->pops);
     w->reps = vl__calloc(s->n_state ? s->n_state : 1, sizeof *w->reps);
+    w->wds = vl__calloc(s->n_proj + 1, sizeof *w->wds);
+    w->wtime = vl__calloc(s->n_proj + 1, sizeof *w->wtime);
     w->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) {
         h5_fail(w, "creating the output file");
@@ -523,6 +570,12 @@ vl_status vl_writer_close(vl_writer *w, const vl_writer_summary *sum, char *err,
         free(w->reps[k].data);
         if (w->reps[k].time_ds > 0) H5Dclose(w->reps[k].time_ds);
     }
+    for (size_t q = 0; w->wds && q < s->n_proj; ++q) {
+        if (w->wds[q].id > 0) H5Dclose(w->wds[q].id);
+        if (w->wtime[q].id > 0) H5Dclose(w->wtime[q].id);
+    }
+    free(w->wds);
+    free(w->wtime);
     if (w->volley > 0) H5Gclose(w->volley);
     if (w->file > 0 && H5Fclose(w->file) < 0 && st == VL_OK) {
         snprintf(err, errlen, "HDF5: closing the output file failed");

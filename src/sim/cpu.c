@@ -25,6 +25,7 @@ typedef struct cpu_pop {
 typedef struct cpu_state {
     cpu_pop *pops;
     float *acc_G, *acc_GE, *acc_Z; /* per-neuron accumulators and noise draws (largest population) */
+    float **A_pre, **A_post;       /* per plastic projection: traces per source row and target column */
 } cpu_state;
 
 static void cpu_destroy(vl_sim *s) {
@@ -33,7 +34,13 @@ static void cpu_destroy(vl_sim *s) {
         cpu_pop *p = &cs->pops[i];
         free(p->v); free(p->refr); free(p->g); free(p->ring); free(p->ring_q); free(p->flag); free(p->spk);
     }
+    for (size_t q = 0; cs && cs->A_pre && q < s->net.n_proj; ++q) {
+        free(cs->A_pre[q]);
+        free(cs->A_post[q]);
+    }
     if (cs) {
+        free(cs->A_pre);
+        free(cs->A_post);
         free(cs->pops);
         free(cs->acc_G);
         free(cs->acc_GE);
@@ -75,6 +82,15 @@ static vl_status cpu_init(vl_sim *s) {
         }
         memcpy(p->v, s->net.v0[i], n * sizeof *p->v);
         memcpy(p->g, s->net.g0[i], n * nr * sizeof *p->g);
+    }
+    cs->A_pre = vl__calloc(s->net.n_proj + 1, sizeof *cs->A_pre);
+    cs->A_post = vl__calloc(s->net.n_proj + 1, sizeof *cs->A_post);
+    if (!cs->A_pre || !cs->A_post) return VL_ERR_NOMEM;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        if (!s->s->proj[q].stdp.on) continue;
+        cs->A_pre[q] = vl__calloc(s->net.proj[q].n_rows + 1, sizeof(float));
+        cs->A_post[q] = vl__calloc(s->net.proj[q].n_cols + 1, sizeof(float));
+        if (!cs->A_pre[q] || !cs->A_post[q]) return VL_ERR_NOMEM;
     }
     snprintf(s->device, sizeof s->device, "CPU");
     return VL_OK;
@@ -222,6 +238,38 @@ static void step_propagate(vl_sim *s, uint64_t t) {
     }
 }
 
+/* Pair-based STDP (schedule step 4, kernels/plasticity.h): traces decay, then pre spikes update
+ * their rows against the post traces, then post spikes update their columns against the pre
+ * traces, in spike-list order (serial, so the CPU stays bit-reproducible). */
+static void step_plasticity(vl_sim *s) {
+    cpu_state *cs = s->be_state;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        if (!s->s->proj[q].stdp.on) continue;
+        const vl_stdp_params *P = &s->stdp[q];
+        vl_csr *c = &s->net.proj[q];
+        float *A_pre = cs->A_pre[q], *A_post = cs->A_post[q];
+        for (uint32_t i = 0; i < c->n_rows; ++i) A_pre[i] *= P->decay_pre;
+        for (uint32_t k = 0; k < c->n_cols; ++k) A_post[k] *= P->decay_post;
+        const cpu_pop *src = &cs->pops[c->src], *tgt = &cs->pops[c->tgt];
+        for (uint32_t k = 0; k < src->n_spk; ++k) {
+            uint32_t id = src->spk[k];
+            if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
+            uint32_t row = id - c->src_lo;
+            A_pre[row] = vl_trace_on_spike(A_pre[row], P->dA_pre, P->nearest);
+            for (uint64_t j = c->row_ptr[row]; j < c->row_ptr[row + 1]; ++j)
+                c->w[j] = vl_stdp_on_pre(P, c->w[j], A_post[c->col[j] - c->tgt_lo]);
+        }
+        for (uint32_t k = 0; k < tgt->n_spk; ++k) {
+            uint32_t id = tgt->spk[k];
+            if (id < c->tgt_lo || id - c->tgt_lo >= c->n_cols) continue;
+            uint32_t col = id - c->tgt_lo;
+            A_post[col] = vl_trace_on_spike(A_post[col], P->dA_post, P->nearest);
+            for (uint64_t a = c->col_ptr[col]; a < c->col_ptr[col + 1]; ++a)
+                c->w[c->csc_syn[a]] = vl_stdp_on_post(P, c->w[c->csc_syn[a]], A_pre[c->csc_row[a]]);
+        }
+    }
+}
+
 /* Sampled state at the start of the step (Brian2's StateMonitor "start" slot): v, and each
  * receptor's value including the input that arrived for this step. */
 static void record_state(vl_sim *s, uint64_t t, vl_chunk *c) {
@@ -263,6 +311,7 @@ static vl_status cpu_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) 
             else step_input(s, i, t);
         }
         step_propagate(s, t);
+        step_plasticity(s);
         for (size_t i = 0; i < sp->n_pops; ++i) {
             const cpu_pop *p = &cs->pops[i];
             c->count[i][k] = p->n_spk;
@@ -279,4 +328,4 @@ static vl_status cpu_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) 
     return VL_OK;
 }
 
-const vl_backend_i vl_backend_cpu = {"cpu", cpu_init, cpu_run, cpu_destroy};
+const vl_backend_i vl_backend_cpu = {"cpu", cpu_init, cpu_run, NULL, cpu_destroy};

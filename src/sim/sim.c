@@ -138,6 +138,21 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
     for (size_t i = 0; s->opt.output && i < s->s->n_pops; ++i) s->rec_spikes[i] = s->s->rec_spikes[i];
     s->n_state = s->opt.output ? s->s->n_state : 0;
     s->deterministic = s->opt.deterministic || s->s->deterministic;
+    s->stdp = vl__calloc(s->s->n_proj + 1, sizeof *s->stdp);
+    if (!s->stdp) return VL_ERR_NOMEM;
+    for (size_t q = 0; q < s->s->n_proj; ++q) {
+        const vl_stdp_spec *st = &s->s->proj[q].stdp;
+        if (!st->on) continue;
+        vl_stdp_params *p = &s->stdp[q];
+        p->decay_pre = (float)exp(-s->s->dt / st->tau_pre);
+        p->decay_post = (float)exp(-s->s->dt / st->tau_post);
+        p->dA_pre = (float)st->dA_pre;
+        p->dA_post = (float)st->dA_post;
+        p->w_min = (float)st->w_min;
+        p->w_max = (float)st->w_max;
+        p->nearest = st->nearest;
+        p->multiplicative = st->multiplicative;
+    }
     vl_status st = vl_backend_select(s);
     if (st != VL_OK) return st;
     st = s->be->init(s);
@@ -147,7 +162,7 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
     }
     char err[2048] = "";
     vl_writer_meta meta = {s->seed, s->be->name, s->device};
-    st = vl_writer_open(s->opt.output, s->s, s->chunk_steps, &meta, &s->writer, err, sizeof err);
+    st = vl_writer_open(s->opt.output, s->s, &s->net, s->chunk_steps, &meta, &s->writer, err, sizeof err);
     if (st != VL_OK) {
         vl__diag_error(&s->diag, (vl_mark){0}, "%s", err);
         return st;
@@ -191,6 +206,55 @@ static void finish_results(vl_sim *s) {
     }
 }
 
+/* The next step at which some projection's weights are due (every > 0), or UINT64_MAX. */
+static uint64_t next_snapshot(const vl_sim *s) {
+    uint64_t best = UINT64_MAX;
+    for (size_t q = 0; q < s->s->n_proj; ++q) {
+        double ev = s->s->proj[q].weights_every;
+        if (ev <= 0) continue;
+        uint64_t every = (uint64_t)llround(ev / s->s->dt), next = (s->steps_done / every + 1) * every;
+        if (next < best) best = next;
+    }
+    return best;
+}
+
+/* Copies the weights of every projection due now into chunk c (or, when c is NULL, a chunk of its
+ * own: the initial and final snapshots, all = 1 takes every recorded projection). */
+static vl_status take_snapshots(vl_sim *s, vl_chunk *c, int all) {
+    int due = 0;
+    for (size_t q = 0; q < s->s->n_proj; ++q) {
+        double ev = s->s->proj[q].weights_every;
+        if (ev < 0) continue;
+        if (all || (ev > 0 && s->steps_done % (uint64_t)llround(ev / s->s->dt) == 0)) due = 1;
+    }
+    if (!due) return VL_OK;
+    if (s->be->sync_weights) {
+        vl_status st = s->be->sync_weights(s);
+        if (st != VL_OK) return st;
+    }
+    vl_chunk *own = c ? NULL : vl_writer_acquire(s->writer);
+    vl_chunk *dst = c ? c : own;
+    if (!dst) return VL_ERR_HDF5;
+    if (own) own->step0 = s->steps_done, own->n_steps = 0;
+    for (size_t q = 0; q < s->s->n_proj; ++q) {
+        double ev = s->s->proj[q].weights_every;
+        if (ev < 0 || !(all || (ev > 0 && s->steps_done % (uint64_t)llround(ev / s->s->dt) == 0))) continue;
+        const vl_csr *cs = &s->net.proj[q];
+        vl_weight_snap *sn = vl__realloc(dst->snap, (dst->n_snap + 1) * sizeof *sn);
+        if (!sn) return VL_ERR_NOMEM;
+        dst->snap = sn;
+        sn = &dst->snap[dst->n_snap];
+        sn->proj = (int)q;
+        sn->time_ms = (double)s->steps_done * s->s->dt;
+        sn->w = vl__calloc(cs->n_syn + 1, sizeof *sn->w);
+        if (!sn->w) return VL_ERR_NOMEM;
+        memcpy(sn->w, cs->w, cs->n_syn * sizeof *sn->w);
+        dst->n_snap++;
+    }
+    if (own) vl_writer_submit(s->writer, own);
+    return VL_OK;
+}
+
 vl_status vl_sim_run(vl_sim *s) {
     if (s->ran || !s->be || s->diag.has_err) {
         if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "vl_sim_run called twice");
@@ -200,23 +264,27 @@ vl_status vl_sim_run(vl_sim *s) {
     vl_status st = VL_OK;
     double t0 = vl__now();
     int interrupted = 0;
-    while (s->steps_done < s->n_steps) {
+    if (s->opt.output && take_snapshots(s, NULL, 1) != VL_OK) st = VL_ERR_NOMEM; /* initial weights */
+    while (st == VL_OK && s->steps_done < s->n_steps) {
         if (s->opt.interrupt && *s->opt.interrupt) { interrupted = 1; break; }
         vl_chunk *c = vl_writer_acquire(s->writer);
         if (!c) { st = VL_ERR_HDF5; break; }
-        uint64_t left = s->n_steps - s->steps_done;
+        uint64_t left = s->n_steps - s->steps_done, snap = next_snapshot(s);
         uint32_t n = left < s->chunk_steps ? (uint32_t)left : s->chunk_steps;
+        if (snap > s->steps_done && snap - s->steps_done < n) n = (uint32_t)(snap - s->steps_done);
         c->step0 = s->steps_done;
         st = s->be->run(s, s->steps_done, n, c);
         for (size_t i = 0; i < s->s->n_pops; ++i)
             for (uint32_t k = 0; k < c->n_steps; ++k) s->pops[i].spikes += c->count[i][k];
         uint32_t done = c->n_steps; /* the chunk belongs to the writer once submitted */
         s->steps_done += done;
+        if (st == VL_OK && s->opt.output && s->steps_done < s->n_steps) st = take_snapshots(s, c, 0); /* when due */
         vl_writer_submit(s->writer, c);
         if (st != VL_OK) break;
         if (done < n) { interrupted = 1; break; }
         if (s->opt.progress) s->opt.progress(s->steps_done, s->n_steps, vl__now() - t0, s->opt.progress_user);
     }
+    if (st == VL_OK && s->opt.output && take_snapshots(s, NULL, 1) != VL_OK) st = VL_ERR_NOMEM; /* final weights */
     s->res.sim_s = vl__now() - t0;
     if (st == VL_ERR_HDF5 && vl_writer_error(s->writer))
         vl__diag_error(&s->diag, (vl_mark){0}, "%s", vl_writer_error(s->writer));
@@ -268,5 +336,6 @@ void vl_sim_destroy(vl_sim *s) {
     free(s->pops);
     free(s->max_v);
     free(s->rec_spikes);
+    free(s->stdp);
     free(s);
 }

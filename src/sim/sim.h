@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "kernels/neuron.h"
+#include "kernels/plasticity.h"
 #include "model/model.h"
 #include "network/network.h"
 #include "record/record.h"
@@ -17,6 +18,8 @@ typedef struct vl_backend_i {
     vl_status (*init)(vl_sim *s);
     /* Simulates steps [t0, t0 + n) and fills c (spikes, counts, frames, max v). */
     vl_status (*run)(vl_sim *s, uint64_t t0, uint32_t n, vl_chunk *c);
+    /* Optional: brings plastic weights back into s->net (NULL: they live there already). */
+    vl_status (*sync_weights)(vl_sim *s);
     void (*destroy)(vl_sim *s);
 } vl_backend_i;
 
@@ -61,6 +64,7 @@ struct vl_sim {
     int *rec_spikes;          /* per population: record spikes (all 0 without an output file) */
     size_t n_state;           /* state recordings in force (0 without an output file) */
     int deterministic;        /* fixed-point synaptic accumulation (vl_to_fixed) */
+    vl_stdp_params *stdp;     /* per projection (used where s->s->proj[q].stdp.on) */
     int ran;
 };
 

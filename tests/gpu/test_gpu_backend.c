@@ -243,6 +243,54 @@ static void test_deterministic_identical(void **state) {
     g_deterministic = 0;
 }
 
+static float *read_final_weights(const char *file, const char *proj, size_t *n) {
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    char p[256];
+    snprintf(p, sizeof p, "/volley/weights/%s/w", proj);
+    hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[2];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    hsize_t start[2] = {dims[0] - 1, 0}, count[2] = {1, dims[1]};
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(2, count, NULL);
+    float *w = calloc(dims[1], sizeof *w);
+    assert_true(H5Dread(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, w) >= 0);
+    *n = dims[1];
+    H5Sclose(ms); H5Sclose(sp); H5Dclose(d); H5Fclose(f);
+    return w;
+}
+
+/* STDP on the GPU: in deterministic mode the Song-Abbott weights after 5 s equal the CPU's bit for
+ * bit; in the default mode the distributions agree. */
+static void test_stdp_matches_cpu(void **state) {
+    (void)state;
+    char path[512], a[512], b[512];
+    snprintf(path, sizeof path, "%s/configs/stdp_song_abbott.yaml", VOLLEY_SOURCE_DIR);
+    snprintf(a, sizeof a, "%s/stdp_cpu.h5", tmpdir);
+    snprintf(b, sizeof b, "%s/stdp_gpu.h5", tmpdir);
+    const char *sets[] = {"duration=5 s"};
+    for (int det = 1; det >= 0; --det) {
+        g_deterministic = det;
+        run(path, VL_BACKEND_CPU, a, sets, 1, 1, NULL, 0);
+        run(path, VL_BACKEND_CUDA, b, sets, 1, 1, NULL, 0);
+        size_t n1, n2, same = 0;
+        float *w1 = read_final_weights(a, "inputs_to_out", &n1), *w2 = read_final_weights(b, "inputs_to_out", &n2);
+        assert_int_equal(n1, n2);
+        double m1 = 0, m2 = 0;
+        for (size_t i = 0; i < n1; ++i) same += w1[i] == w2[i], m1 += w1[i] / n1, m2 += w2[i] / n1;
+        printf("  stdp %s: %zu of %zu weights identical, mean %.6f (cpu) %.6f (cuda) nS\n",
+               det ? "deterministic" : "default", same, n1, m1, m2);
+        if (det) assert_int_equal(same, n1);
+        else assert_true(fabs(m1 - m2) < 0.05 * m1);
+        free(w1);
+        free(w2);
+    }
+    g_deterministic = 0;
+}
+
 int main(void) {
     char buf[256];
     if (vl_devices_describe(buf, sizeof buf) <= 0) {
@@ -258,6 +306,7 @@ int main(void) {
         cmocka_unit_test(test_every_step_recorded),
         cmocka_unit_test(test_rates_agree),
         cmocka_unit_test(test_deterministic_identical),
+        cmocka_unit_test(test_stdp_matches_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
