@@ -202,6 +202,13 @@ VL_HD float vl_neuron_draws(const vl_neuron_params *p, vl_u32x4 r, float *in, si
 VL_HD int64_t vl_to_fixed(float w) { return (int64_t)rint((double)w * VL_FIXED_ONE); }
 VL_HD float vl_from_fixed(int64_t q) { return (float)((double)q * (1.0 / VL_FIXED_ONE)); }
 
+/* Pattern input: neuron k belongs to pixel k / group; the shown pattern (row pat of the pixel
+ * table pix, rows of stride bytes; -1: none) sets it at on_prob or off_prob (rate * dt). */
+VL_HD float vl_pattern_prob(const uint8_t *pix, int32_t pat, uint32_t stride, uint32_t group, uint32_t k,
+                            float on_prob, float off_prob) {
+    return pat >= 0 && pix[(size_t)pat * stride + k / group] ? on_prob : off_prob;
+}
+
 /* Poisson input: does neuron i of a source with spike probability prob (= rate * dt) fire at
  * this step? u is a uniform draw in (0, 1). */
 VL_HD int vl_poisson_fires(float prob, float u) { return u < prob; }

@@ -36,7 +36,8 @@ enum {
     VL_STREAM_WEIGHT  = 0x20000000u, /* | projection: weights and delays */
     VL_STREAM_INIT    = 0x30000000u, /* | population: initial values */
     VL_STREAM_POISSON = 0x40000000u, /* | population: Poisson input spikes */
-    VL_STREAM_NOISE   = 0x50000000u  /* | population: noise current */
+    VL_STREAM_NOISE   = 0x50000000u, /* | population: noise current */
+    VL_STREAM_TRIALS  = 0x60000000u  /* trial conditions of a stimulus protocol */
 };
 
 /* Four draws for (seed, stream) at counter (a, b, c). */

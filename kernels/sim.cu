@@ -57,6 +57,13 @@ typedef struct dev_pop {
     uint32_t n_table;
     const uint64_t *table_step;
     const float *table_prob;
+    int32_t is_pattern;       // pattern input: segments of the stimulus protocol
+    uint32_t pix_stride, group;
+    float on_prob, off_prob;
+    uint64_t n_seg;
+    const uint64_t *seg_step;
+    const int32_t *seg_pat;
+    const uint8_t *pix;
     uint64_t n_spk;
     const uint64_t *spk_step; // spike_times, sorted by (step, id)
     const uint32_t *spk_id;
@@ -130,6 +137,15 @@ __device__ __forceinline__ void atomic_max_float(float *addr, float v) {
 }
 
 __device__ __forceinline__ float input_prob(const dev_pop &p, uint64_t t, uint32_t k) {
+    if (p.is_pattern) { // the segment holding step t: the last one starting at or before it
+        uint64_t lo = 0, hi = p.n_seg;
+        while (hi - lo > 1) {
+            uint64_t mid = (lo + hi) / 2;
+            if (p.seg_step[mid] <= t) lo = mid; else hi = mid;
+        }
+        int32_t pat = p.n_seg && p.seg_step[lo] <= t ? p.seg_pat[lo] : -1;
+        return vl_pattern_prob(p.pix, pat, p.pix_stride, p.group, k, p.on_prob, p.off_prob);
+    }
     if (t < p.start_step || t >= p.stop_step) return 0.0f;
     if (p.probs) return p.probs[k];
     if (!p.n_table) return p.prob;
@@ -550,6 +566,24 @@ static vl_status cuda_init(vl_sim *s) {
             if (rt->n_spk && ((st = upload(s, &sstep, rt->spk_step, rt->n_spk)) ||
                               (st = upload(s, &sid, rt->spk_id, rt->n_spk))))
                 return st;
+            if (rt->is_pattern) {
+                uint64_t *ss;
+                int32_t *sp2;
+                uint8_t *px;
+                size_t n_pat = s->s->stim.n_patterns;
+                if ((st = upload(s, &ss, rt->seg_step, rt->n_seg)) || (st = upload(s, &sp2, rt->seg_pat, rt->n_seg)) ||
+                    (st = upload(s, &px, rt->pix, n_pat * rt->pix_stride)))
+                    return st;
+                p->is_pattern = 1;
+                p->n_seg = rt->n_seg;
+                p->seg_step = ss;
+                p->seg_pat = sp2;
+                p->pix = px;
+                p->pix_stride = rt->pix_stride;
+                p->group = rt->group;
+                p->on_prob = rt->on_prob;
+                p->off_prob = rt->off_prob;
+            }
             p->probs = probs;
             p->table_step = tstep;
             p->table_prob = tprob;

@@ -261,7 +261,8 @@ def tolerances(duration_s, window_s):
     near = min(TOLERANCES, key=lambda d: abs(d - duration_s))
     t = TOLERANCES[near]
     f = Z_TOL * 2 ** 0.5
-    rate_sd = TOLERANCES[100.0]['rate_sd'] * (TOLERANCES[100.0]['window_s'] / max(window_s, 1e-9)) ** 0.5
+    # counts in the window are close to Poisson: the spread of a rate goes as 1/sqrt(window)
+    rate_sd = t['rate_sd'] * (t['window_s'] / max(window_s, 1e-9)) ** 0.5
     return {'low': f * t['low_sd'], 'high': f * t['high_sd'], 'mean': f * t['mean_sd'],
             'rate_last': f * rate_sd}, near
 

@@ -14,11 +14,13 @@
 #include "config/tree.h"
 #include "config/units.h"
 #include "kernels/neuron.h"
+#include "kernels/philox.h"
 
 typedef struct rd {
     vl_diag *d;
     vl_spec *s;
     const char *dir; /* directory of the model file, for relative data paths */
+    int has_duration;
 } rd;
 
 #define FAIL(n_, ...) do { vl__diag_error(r->d, (n_)->mark, __VA_ARGS__); return -1; } while (0)
@@ -445,7 +447,7 @@ static int read_subgroups(rd *r, vnode *sg, vl_pop_spec *p) {
 }
 
 static const char *neuron_models[] = {"lif_cond_exp", "lif_curr_exp", "lif_delta", NULL};
-static const char *input_models[] = {"poisson", "spike_times", NULL};
+static const char *input_models[] = {"poisson", "spike_times", "pattern", NULL};
 
 static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *p, int is_input) {
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -458,7 +460,8 @@ static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *
     /* Unknown keys first: a misspelt "sise" should be named as such, not reported as a missing size. */
     static const char *kn[] = {"size", "model", "params", "receptors", "init", "refractory", "background",
                                "subgroups", NULL};
-    static const char *ki[] = {"size", "model", "rate", "spikes", "file", "start", "stop", "subgroups", NULL};
+    static const char *ki[] = {"size", "model", "rate", "spikes", "file", "start", "stop", "subgroups", "on_rate",
+                               "off_rate", "pixels", NULL};
     if (vn_check_keys(m, is_input ? ki : kn, is_input ? "an input" : "a population", r->d)) return -1;
     vnode *size = vn_get(m, "size"), *model = vn_get(m, "model");
     if (!size) FAIL(m, "population '%s' needs a size, e.g. size: 100", name);
@@ -482,7 +485,33 @@ static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *
                      is_input ? "populations:" : "inputs: (inputs are sources only)");
         const char *near = vl__closest(model->str, list);
         FAIL(model, "unknown model '%s'%s%s%s; expected one of %s", model->str, near ? "; did you mean '" : "",
-             near ? near : "", near ? "'" : "", is_input ? "poisson, spike_times" : "lif_cond_exp, lif_curr_exp, lif_delta");
+             near ? near : "", near ? "'" : "", is_input ? "poisson, spike_times, pattern" : "lif_cond_exp, lif_curr_exp, lif_delta");
+    }
+    if (is_input && found == 2) { /* pattern: {size, on_rate, off_rate, pixels} */
+        static const char *kt[] = {"size", "model", "on_rate", "off_rate", "pixels", "subgroups", NULL};
+        if (vn_check_keys(m, kt, "a pattern input", r->d)) return -1;
+        p->type = VL_POP_POISSON;
+        p->is_pattern = 1;
+        p->stop = INFINITY;
+        vnode *on = vn_get(m, "on_rate"), *off = vn_get(m, "off_rate"), *px = vn_get(m, "pixels");
+        if (!on || !px)
+            FAIL(m, "a pattern input needs on_rate and pixels, e.g. {size: 250, model: pattern, pixels: 25, "
+                    "on_rate: 40 Hz, off_rate: 2 Hz}");
+        uint64_t npx;
+        if (rd_quantity(r, on, VL_DIM_RATE, &p->on_rate, "on_rate") ||
+            (off && rd_quantity(r, off, VL_DIM_RATE, &p->off_rate, "off_rate")) || rd_uint(r, px, &npx, "pixels", 1))
+            return -1;
+        if (p->size % npx)
+            FAIL(px, "size %u is not a multiple of pixels (%llu): each pixel drives size/pixels neurons", p->size,
+                 (unsigned long long)npx);
+        if (p->on_rate < 0 || p->off_rate < 0) FAIL(on, "rates must not be negative");
+        if ((p->on_rate > p->off_rate ? p->on_rate : p->off_rate) * r->s->dt * 1e-3 > 1.0)
+            FAIL(on, "a rate above 1/dt = %g Hz: an input emits at most one spike per neuron and step", 1e3 / r->s->dt);
+        p->n_pixels = (uint32_t)npx;
+        p->group = p->size / (uint32_t)npx;
+        vnode *sg = vn_get(m, "subgroups");
+        if (sg && read_subgroups(r, sg, p)) return -1;
+        return 0;
     }
     if (is_input) {
         p->type = found == 0 ? VL_POP_POISSON : VL_POP_SPIKE_TIMES;
@@ -947,11 +976,216 @@ static int read_record(rd *r, vnode *m) {
     return 0;
 }
 
+/* A 5x5 (or any size) binary image: PGM (P2, or P5 is refused), PBM (P1), or plain text rows of
+ * 0/1, '.'/'#' or ' '/'X'. Returns the pixel count or -1. */
+static int read_pattern_file(rd *r, const vnode *n, vl_pattern_spec *pt) {
+    char *path = find_data(r, n);
+    if (!path) return -1;
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f) FAIL(n, "cannot read pattern file '%s'", n->str);
+    char buf[8192];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    uint8_t px[4096];
+    size_t np = 0;
+    if (buf[0] == 'P' && (buf[1] == '1' || buf[1] == '2')) {
+        /* header: magic, width, height[, maxval], skipping # comments */
+        long hdr[4] = {0, 0, 0, 1};
+        int need = buf[1] == '1' ? 2 : 3, got = 0;
+        char *q = buf + 2;
+        while (got < need && *q) {
+            if (*q == '#') { while (*q && *q != '\n') ++q; continue; }
+            if (isdigit((unsigned char)*q)) hdr[got++] = strtol(q, &q, 10);
+            else ++q;
+        }
+        long w = hdr[0], h = hdr[1], maxv = buf[1] == '1' ? 1 : hdr[2];
+        if (w <= 0 || h <= 0 || w * h > 4096 || maxv <= 0) FAIL(n, "pattern '%s': bad PGM/PBM header", n->str);
+        while (*q && np < (size_t)(w * h)) {
+            if (*q == '#') { while (*q && *q != '\n') ++q; continue; }
+            if (isdigit((unsigned char)*q)) {
+                long v = buf[1] == '1' ? *q++ - '0' : strtol(q, &q, 10);
+                px[np++] = v * 2 > maxv; /* above half the maximum is on */
+            } else {
+                ++q;
+            }
+        }
+        if (np != (size_t)(w * h)) FAIL(n, "pattern '%s': %ld x %ld pixels expected, found %zu", n->str, w, h, np);
+    } else {
+        for (char *q = buf; *q && np < sizeof px; ++q) {
+            if (*q == '1' || *q == '#' || *q == 'X') px[np++] = 1;
+            else if (*q == '0' || *q == '.') px[np++] = 0;
+        }
+        if (!np) FAIL(n, "pattern '%s': no pixels (expected PGM or rows of 0/1)", n->str);
+    }
+    pt->n_pixels = (uint32_t)np;
+    pt->on = vl__calloc(np, 1);
+    memcpy(pt->on, px, np);
+    return 0;
+}
+
+static int find_name(char (*names)[32], size_t stride, size_t n, const char *name) {
+    for (size_t i = 0; i < n; ++i)
+        if (!strcmp((const char *)names + i * stride, name)) return (int)i;
+    return -1;
+}
+
+/* stimulus: {patterns: {A: data/patterns/A.pgm}, phases: [{cue: 300 ms}, ...],
+ *            conditions: {AX: {cue: A, probe: X}}, trials: {count: 100, proportions: {AX: 0.7}} | [AX, ...]} */
+static int read_stimulus(rd *r, vnode *st) {
+    vl_spec *s = r->s;
+    vl_stimulus_spec *S = &s->stim;
+    const char *example = "stimulus: {patterns: {A: data/patterns/A.pgm}, phases: [{cue: 300 ms}, {delay: 1 s}], "
+                          "conditions: {AX: {cue: A}}, trials: {count: 10, proportions: {AX: 1}}}";
+    static const char *keys[] = {"patterns", "phases", "conditions", "trials", NULL};
+    if (st->type != VN_MAP || vn_check_keys(st, keys, "stimulus", r->d)) {
+        if (!r->d->has_err) FAIL(st, "expected a mapping such as %s", example);
+        return -1;
+    }
+    vnode *pats = vn_get(st, "patterns"), *phases = vn_get(st, "phases"), *conds = vn_get(st, "conditions"),
+          *trials = vn_get(st, "trials");
+    if (!pats || !phases || !conds || !trials) FAIL(st, "stimulus needs patterns, phases, conditions and trials: %s", example);
+    for (size_t i = 0; i < s->n_pops; ++i) S->n_inputs += s->pops[i].is_pattern;
+    if (!S->n_inputs) FAIL(st, "stimulus needs at least one input with model: pattern");
+    S->inputs = vl__calloc(S->n_inputs, sizeof *S->inputs);
+    for (size_t i = 0, k = 0; i < s->n_pops; ++i)
+        if (s->pops[i].is_pattern) S->inputs[k++] = (int)i;
+    if (pats->type != VN_MAP || !pats->n) FAIL(pats, "patterns: expected {name: file, ...}");
+    S->patterns = vl__calloc(pats->n, sizeof *S->patterns);
+    for (size_t i = 0; i < pats->n; ++i) {
+        pats->used[i] = 1;
+        vl_pattern_spec *pt = &S->patterns[S->n_patterns++];
+        snprintf(pt->name, sizeof pt->name, "%s", pats->keys[i]);
+        if (pats->items[i]->type != VN_SCALAR) FAIL(pats->items[i], "expected a pattern file such as data/patterns/A.pgm");
+        if (read_pattern_file(r, pats->items[i], pt)) return -1;
+    }
+    if (phases->type != VN_SEQ || !phases->n) FAIL(phases, "phases: expected a list such as [{cue: 300 ms}, {delay: 1 s}]");
+    S->phases = vl__calloc(phases->n, sizeof *S->phases);
+    for (size_t i = 0; i < phases->n; ++i) {
+        vnode *ph = phases->items[i];
+        if (ph->type != VN_MAP || ph->n != 1) FAIL(ph, "a phase is {name: duration}, e.g. {cue: 300 ms}");
+        ph->used[0] = 1;
+        vl_phase_spec *P = &S->phases[S->n_phases++];
+        snprintf(P->name, sizeof P->name, "%s", ph->keys[0]);
+        if (rd_quantity(r, ph->items[0], VL_DIM_TIME, &P->duration, "phase duration")) return -1;
+        if (P->duration <= 0) FAIL(ph->items[0], "a phase must last longer than 0 ms");
+    }
+    if (conds->type != VN_MAP || !conds->n) FAIL(conds, "conditions: expected {AX: {cue: A, probe: X}, ...}");
+    S->conditions = vl__calloc(conds->n, sizeof *S->conditions);
+    for (size_t c = 0; c < conds->n; ++c) {
+        conds->used[c] = 1;
+        vl_condition_spec *C = &S->conditions[S->n_conditions++];
+        snprintf(C->name, sizeof C->name, "%s", conds->keys[c]);
+        C->pattern = vl__calloc(S->n_phases * S->n_inputs, sizeof *C->pattern);
+        for (size_t k = 0; k < S->n_phases * S->n_inputs; ++k) C->pattern[k] = -1;
+        vnode *cm = conds->items[c];
+        if (cm->type != VN_MAP) FAIL(cm, "condition '%s': expected {phase: pattern, ...}", C->name);
+        for (size_t j = 0; j < cm->n; ++j) {
+            cm->used[j] = 1;
+            int ph = find_name(&S->phases[0].name, sizeof *S->phases, S->n_phases, cm->keys[j]);
+            if (ph < 0) {
+                vl__diag_error(r->d, cm->key_marks[j], "condition '%s': no phase named '%s'", C->name, cm->keys[j]);
+                return -1;
+            }
+            vnode *v = cm->items[j];
+            /* one pattern input: phase: A; several: phase: {input: A, ...} */
+            size_t nv = v->type == VN_MAP ? v->n : 1;
+            for (size_t q = 0; q < nv; ++q) {
+                vnode *pv = v->type == VN_MAP ? v->items[q] : v;
+                int in = 0;
+                if (v->type == VN_MAP) {
+                    v->used[q] = 1;
+                    in = -1;
+                    for (size_t k = 0; k < S->n_inputs; ++k)
+                        if (!strcmp(s->pops[S->inputs[k]].name, v->keys[q])) in = (int)k;
+                    if (in < 0) {
+                        vl__diag_error(r->d, v->key_marks[q], "'%s' is not a pattern input", v->keys[q]);
+                        return -1;
+                    }
+                } else if (S->n_inputs > 1) {
+                    FAIL(v, "with several pattern inputs, name the input: {%s: %s}", s->pops[S->inputs[0]].name,
+                         v->type == VN_SCALAR ? v->str : "A");
+                }
+                if (pv->type != VN_SCALAR) FAIL(pv, "expected a pattern name");
+                int pt = find_name(&S->patterns[0].name, sizeof *S->patterns, S->n_patterns, pv->str);
+                if (pt < 0) FAIL(pv, "no pattern named '%s' under stimulus.patterns", pv->str);
+                const vl_pop_spec *ip = &s->pops[S->inputs[in]];
+                if (S->patterns[pt].n_pixels != ip->n_pixels)
+                    FAIL(pv, "pattern '%s' has %u pixels but input '%s' has %u", pv->str, S->patterns[pt].n_pixels,
+                         ip->name, ip->n_pixels);
+                C->pattern[(size_t)ph * S->n_inputs + (size_t)in] = pt;
+            }
+        }
+    }
+    if (trials->type == VN_SEQ) {
+        S->n_trials = trials->n;
+        S->trials = vl__calloc(trials->n, sizeof *S->trials);
+        for (size_t i = 0; i < trials->n; ++i) {
+            vnode *t = trials->items[i];
+            int c = t->type == VN_SCALAR ? find_name(&S->conditions[0].name, sizeof *S->conditions, S->n_conditions, t->str) : -1;
+            if (c < 0) FAIL(t, "no condition named '%s'", t->type == VN_SCALAR ? t->str : "?");
+            S->trials[i] = c;
+        }
+    } else {
+        static const char *kt[] = {"count", "proportions", NULL};
+        if (trials->type != VN_MAP || vn_check_keys(trials, kt, "trials", r->d)) {
+            if (!r->d->has_err) FAIL(trials, "trials: expected a list of conditions or {count: 100, proportions: {AX: 0.7, ...}}");
+            return -1;
+        }
+        vnode *cnt = vn_get(trials, "count"), *pr = vn_get(trials, "proportions");
+        uint64_t n;
+        if (!cnt || rd_uint(r, cnt, &n, "count", 1)) {
+            if (!r->d->has_err) FAIL(trials, "trials needs count, e.g. {count: 100, proportions: {AX: 0.7, AY: 0.1}}");
+            return -1;
+        }
+        double total = 0;
+        if (pr) {
+            if (pr->type != VN_MAP) FAIL(pr, "proportions: expected {condition: fraction, ...}");
+            for (size_t i = 0; i < pr->n; ++i) {
+                pr->used[i] = 1;
+                int c = find_name(&S->conditions[0].name, sizeof *S->conditions, S->n_conditions, pr->keys[i]);
+                if (c < 0) {
+                    vl__diag_error(r->d, pr->key_marks[i], "no condition named '%s'", pr->keys[i]);
+                    return -1;
+                }
+                if (rd_number(r, pr->items[i], &S->conditions[c].weight, "proportion")) return -1;
+                if (S->conditions[c].weight < 0) FAIL(pr->items[i], "a proportion must not be negative");
+                total += S->conditions[c].weight;
+            }
+        } else {
+            for (size_t c = 0; c < S->n_conditions; ++c) S->conditions[c].weight = 1, total += 1;
+        }
+        if (!(total > 0)) FAIL(pr, "proportions must not all be zero");
+        /* Drawn with the seed: trial k's condition from Philox (seed, trial stream, k). */
+        S->n_trials = n;
+        S->trials = vl__calloc(n, sizeof *S->trials);
+        for (uint64_t k = 0; k < n; ++k) {
+            vl_u32x4 q = vl_rand4(s->seed, VL_STREAM_TRIALS, (uint32_t)k, 0, 0);
+            double u = vl_u01d(q.v[0], q.v[1]) * total, acc = 0;
+            int c = (int)S->n_conditions - 1;
+            for (size_t i = 0; i < S->n_conditions; ++i) {
+                acc += S->conditions[i].weight;
+                if (u < acc && S->conditions[i].weight > 0) { c = (int)i; break; }
+            }
+            S->trials[k] = c;
+        }
+    }
+    /* Phases last whole steps. Without an explicit duration the run lasts as long as its trials. */
+    double trial = 0;
+    for (size_t i = 0; i < S->n_phases; ++i) {
+        S->phases[i].duration = nearbyint(S->phases[i].duration / s->dt) * s->dt;
+        trial += S->phases[i].duration;
+    }
+    if (!r->has_duration) s->duration = trial * (double)S->n_trials;
+    return 0;
+}
+
 static int read_model(rd *r, vnode *root) {
     vl_spec *s = r->s;
     if (root->type != VN_MAP) FAIL(root, "a model file is a mapping with name:, dt:, duration:, populations:, ...");
     static const char *keys[] = {"name", "description", "dt", "duration", "seed", "deterministic", "populations",
-                                 "inputs", "projections", "record", NULL};
+                                 "inputs", "stimulus", "projections", "record", NULL};
     if (vn_check_keys(root, keys, "the model", r->d)) return -1;
     vnode *n;
     s->dt = 0.1;
@@ -989,6 +1223,9 @@ static int read_model(rd *r, vnode *root) {
             if (read_pop(r, m->keys[i], m->key_marks[i], m->items[i], p, pass)) return -1;
         }
     }
+    vnode *stim = vn_get(root, "stimulus");
+    r->has_duration = vn_get(root, "duration") != NULL;
+    if (stim && read_stimulus(r, stim)) return -1;
     vnode *proj = vn_get(root, "projections");
     if (proj) {
         if (proj->type != VN_SEQ) FAIL(proj, "projections: expected a list of projections (each starting with '- ')");
@@ -1022,7 +1259,7 @@ int vl_spec_read(const char *path, const char *const *overrides, size_t n_over, 
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    rd r = {d, s, dir};
+    rd r = {d, s, dir, 0};
     int rc = read_model(&r, root);
     s->text = vn_to_yaml(root);
     vn_free(root);
@@ -1037,6 +1274,10 @@ void vl_spec_free(vl_spec *s) {
     }
     for (size_t i = 0; i < s->n_proj; ++i) free(s->proj[i].file);
     for (size_t i = 0; i < s->n_state; ++i) { free(s->state[i].vars); free(s->state[i].ids); }
+    vl_stimulus_spec *S = &s->stim;
+    for (size_t i = 0; i < S->n_patterns; ++i) free(S->patterns[i].on);
+    for (size_t i = 0; i < S->n_conditions; ++i) free(S->conditions[i].pattern);
+    free(S->patterns); free(S->phases); free(S->conditions); free(S->inputs); free(S->trials);
     for (size_t i = 0; i < s->n_strings; ++i) free(s->strings[i]);
     free(s->strings); free(s->pops); free(s->proj); free(s->state); free(s->rec_spikes);
     free(s->path); free(s->name); free(s->text);

@@ -54,6 +54,11 @@ typedef struct vl_pop_spec {
     double *rates;     /* size entries, or NULL */
     size_t n_table;
     double *table_t, *table_rate; /* piecewise constant from table_t[k] */
+    /* pattern input (a poisson input driven by the stimulus protocol): pixel i drives neurons
+     * [i * group, (i + 1) * group) at on_rate when the shown pattern has it on, else off_rate */
+    int is_pattern;
+    double on_rate, off_rate;
+    uint32_t group, n_pixels;
     /* spike_times */
     size_t n_spk;
     uint32_t *spk_id;
@@ -94,6 +99,33 @@ typedef struct vl_proj_spec {
     double weights_every;              /* ms between weight snapshots; 0: final only; <0: none */
 } vl_proj_spec;
 
+/* Stimulus protocol: patterns, the phases of a trial, conditions and the trial list. */
+typedef struct vl_pattern_spec {
+    char name[32];
+    uint32_t n_pixels;
+    uint8_t *on; /* n_pixels, row-major */
+} vl_pattern_spec;
+
+typedef struct vl_phase_spec {
+    char name[32];
+    double duration; /* ms */
+} vl_phase_spec;
+
+typedef struct vl_condition_spec {
+    char name[32];
+    int *pattern;  /* [n_phases][n_pattern_inputs]: index into patterns, -1 for none (baseline) */
+    double weight; /* proportion when trials are drawn */
+} vl_condition_spec;
+
+typedef struct vl_stimulus_spec {
+    size_t n_patterns, n_phases, n_conditions, n_inputs, n_trials;
+    vl_pattern_spec *patterns;
+    vl_phase_spec *phases;
+    vl_condition_spec *conditions;
+    int *inputs;   /* the pattern inputs (population indices) */
+    int *trials;   /* condition of each trial */
+} vl_stimulus_spec;
+
 typedef struct vl_state_rec_spec {
     int pop;
     size_t n_vars;
@@ -118,6 +150,7 @@ typedef struct vl_spec {
     size_t n_state;
     vl_state_rec_spec *state;
     double rate_bin;   /* ms; 0 = no population rates */
+    vl_stimulus_spec stim;
     size_t n_strings;  /* strings the marks point into */
     char **strings;
 } vl_spec;

@@ -182,6 +182,84 @@ static const char *var_units(const vl_pop_spec *p, const char *var) {
     return p->model == VL_LIF_CURR_EXP ? "pA" : "nS";
 }
 
+/* A 1-D or 2-D dataset of UTF-8 strings. */
+static int write_strings(hid_t loc, const char *name, const char **v, hsize_t rows, hsize_t cols) {
+    hid_t t = str_type();
+    hsize_t dims[2] = {rows, cols};
+    hid_t sp = H5Screate_simple(cols ? 2 : 1, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 || (rows && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) ? -1 : 0;
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+
+/* /volley/trials: the stimulus protocol as it ran, so analysis never has to guess. onset
+ * [trials x phases] ms with attribute phases, end [trials] ms, condition [trials], pattern
+ * [trials x phases] (the pattern each phase shows; "input:pattern" joined by "," with several
+ * pattern inputs; "" for none). */
+static int write_trials(hid_t volley, const vl_spec *s) {
+    const vl_stimulus_spec *S = &s->stim;
+    size_t nt = S->n_trials, np = S->n_phases;
+    hid_t g = H5Gcreate2(volley, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return -1;
+    double *onset = vl__calloc(nt * np + 1, sizeof *onset), *end = vl__calloc(nt + 1, sizeof *end);
+    const char **cond = vl__calloc(nt + 1, sizeof *cond), **pat = vl__calloc(nt * np + 1, sizeof *pat);
+    char **owned = vl__calloc(nt * np + 1, sizeof *owned);
+    const char **names = vl__calloc(np + 1, sizeof *names);
+    uint32_t *index = vl__calloc(nt + 1, sizeof *index);
+    int rc = !onset || !end || !cond || !pat || !owned || !names || !index;
+    double t = 0;
+    for (size_t k = 0; !rc && k < nt; ++k) {
+        const vl_condition_spec *C = &S->conditions[S->trials[k]];
+        cond[k] = C->name;
+        index[k] = (uint32_t)k;
+        for (size_t ph = 0; ph < np; ++ph) {
+            onset[k * np + ph] = t;
+            t += S->phases[ph].duration;
+            char buf[512] = "";
+            for (size_t in = 0; in < S->n_inputs; ++in) {
+                int q = C->pattern[ph * S->n_inputs + in];
+                if (q < 0) continue;
+                size_t l = strlen(buf);
+                if (S->n_inputs == 1) snprintf(buf + l, sizeof buf - l, "%s", S->patterns[q].name);
+                else snprintf(buf + l, sizeof buf - l, "%s%s:%s", l ? "," : "", s->pops[S->inputs[in]].name,
+                              S->patterns[q].name);
+            }
+            owned[k * np + ph] = vl__strdup(buf);
+            pat[k * np + ph] = owned[k * np + ph];
+        }
+        end[k] = t;
+    }
+    for (size_t ph = 0; ph < np; ++ph) names[ph] = S->phases[ph].name;
+    hsize_t dims[2] = {nt, np};
+    if (!rc) {
+        hid_t sp = H5Screate_simple(2, dims, NULL);
+        hid_t d = H5Dcreate2(g, "onset", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        rc = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, onset) < 0;
+        if (!rc) {
+            hid_t t2 = str_type(), as;
+            hsize_t n = np;
+            as = H5Screate_simple(1, &n, NULL);
+            hid_t a = H5Acreate2(d, "phases", t2, as, H5P_DEFAULT, H5P_DEFAULT);
+            rc = a < 0 || H5Awrite(a, t2, names) < 0;
+            if (a >= 0) H5Aclose(a);
+            H5Sclose(as);
+            H5Tclose(t2);
+            rc = rc || attr_str(d, "units", "ms");
+        }
+        if (d >= 0) H5Dclose(d);
+        H5Sclose(sp);
+    }
+    rc = rc || write_fixed(g, "end", H5T_IEEE_F64LE, end, nt) || write_fixed(g, "index", H5T_STD_U32LE, index, nt) ||
+         write_strings(g, "condition", cond, nt, 0) || write_strings(g, "pattern", pat, nt, np);
+    for (size_t k = 0; owned && k < nt * np; ++k) free(owned[k]);
+    free(onset); free(end); free(cond); free(pat); free(owned); free(names); free(index);
+    H5Gclose(g);
+    return rc ? -1 : 0;
+}
+
 static int create_layout(vl_writer *w, const vl_writer_meta *meta) {
     const vl_spec *s = w->s;
     hid_t f = w->file;
@@ -295,6 +373,7 @@ static int create_layout(vl_writer *w, const vl_writer_meta *meta) {
         H5Gclose(g);
     }
     if (wg >= 0) H5Gclose(wg);
+    if (s->stim.n_trials && write_trials(w->volley, s)) return -1;
     int zero = 0;
     vl_build_info bi;
     vl_build_info_get(&bi);

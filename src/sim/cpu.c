@@ -106,17 +106,28 @@ static void step_input(vl_sim *s, size_t i, uint64_t t) {
         while (p->spk_pos < rt->n_spk && rt->spk_step[p->spk_pos] == t) p->spk[p->n_spk++] = rt->spk_id[p->spk_pos++];
         return;
     }
-    float prob = vl_pop_rt_prob(rt, t, &p->table_pos);
-    if (prob <= 0.0f && !rt->probs) return;
-    if (t < rt->start_step || t >= rt->stop_step) return;
     uint32_t stream = VL_STREAM_POISSON | (uint32_t)i, n = rt->size;
     uint8_t *flag = p->flag;
-    const float *probs = rt->probs;
     uint64_t seed = s->seed;
+    if (rt->is_pattern) {
+        int32_t pat = vl_pop_rt_pattern(rt, t, &p->table_pos);
+        if (pat < 0 && rt->off_prob <= 0.0f) return;
 #pragma omp parallel for schedule(static) if (n > 4096)
-    for (int64_t k = 0; k < (int64_t)n; ++k) {
-        vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
-        flag[k] = (uint8_t)vl_poisson_fires(probs ? probs[k] : prob, vl_u01f(r.v[0]));
+        for (int64_t k = 0; k < (int64_t)n; ++k) {
+            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+            float prob = vl_pattern_prob(rt->pix, pat, rt->pix_stride, rt->group, (uint32_t)k, rt->on_prob, rt->off_prob);
+            flag[k] = (uint8_t)vl_poisson_fires(prob, vl_u01f(r.v[0]));
+        }
+    } else {
+        float prob = vl_pop_rt_prob(rt, t, &p->table_pos);
+        if (prob <= 0.0f && !rt->probs) return;
+        if (t < rt->start_step || t >= rt->stop_step) return;
+        const float *probs = rt->probs;
+#pragma omp parallel for schedule(static) if (n > 4096)
+        for (int64_t k = 0; k < (int64_t)n; ++k) {
+            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+            flag[k] = (uint8_t)vl_poisson_fires(probs ? probs[k] : prob, vl_u01f(r.v[0]));
+        }
     }
     for (uint32_t k = 0; k < n; ++k)
         if (flag[k]) p->spk[p->n_spk++] = k;

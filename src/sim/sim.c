@@ -18,6 +18,11 @@ float vl_pop_rt_prob(const vl_pop_rt *rt, uint64_t t, size_t *pos) {
     return rt->table_step[*pos] <= t ? rt->table_prob[*pos] : 0.0f;
 }
 
+int32_t vl_pop_rt_pattern(const vl_pop_rt *rt, uint64_t t, size_t *pos) {
+    while (*pos + 1 < rt->n_seg && rt->seg_step[*pos + 1] <= t) ++*pos;
+    return rt->n_seg && rt->seg_step[*pos] <= t ? rt->seg_pat[*pos] : -1;
+}
+
 static uint64_t to_step(double ms, double dt) {
     if (isinf(ms)) return UINT64_MAX;
     return ms <= 0 ? 0 : (uint64_t)llround(ms / dt);
@@ -32,6 +37,16 @@ static int build_runtime(vl_sim *sim) {
     const vl_spec *s = sim->s;
     sim->rt = vl__calloc(s->n_pops, sizeof *sim->rt);
     if (!sim->rt) return -1;
+    const vl_stimulus_spec *S = &s->stim;
+    if (S->n_patterns) {
+        uint32_t npx = S->patterns[0].n_pixels;
+        for (size_t k = 0; k < S->n_patterns; ++k) npx = S->patterns[k].n_pixels > npx ? S->patterns[k].n_pixels : npx;
+        /* every pattern input uses patterns of its own pixel count (the reader checks); rows are npx long */
+        sim->pix_stride = npx;
+        sim->pix = vl__calloc(S->n_patterns * npx, 1);
+        if (!sim->pix) return -1;
+        for (size_t k = 0; k < S->n_patterns; ++k) memcpy(sim->pix + k * npx, S->patterns[k].on, S->patterns[k].n_pixels);
+    }
     double dt = s->dt;
     for (size_t i = 0; i < s->n_pops; ++i) {
         const vl_pop_spec *p = &s->pops[i];
@@ -50,6 +65,34 @@ static int build_runtime(vl_sim *sim) {
                              p->bg_rec};
             vl_neuron_params_init(&rt->np, rt->rec, &d);
             free(tau); free(E); free(mg);
+        } else if (p->type == VL_POP_POISSON && p->is_pattern) {
+            /* One segment per (trial, phase), in steps; the pattern tables are shared. */
+            const vl_stimulus_spec *S = &s->stim;
+            int in = -1;
+            for (size_t k = 0; k < S->n_inputs; ++k)
+                if (S->inputs[k] == (int)i) in = (int)k;
+            rt->is_pattern = 1;
+            rt->stop_step = UINT64_MAX;
+            rt->pix_stride = sim->pix_stride;
+            rt->group = p->group;
+            rt->on_prob = (float)(p->on_rate * dt * 1e-3);
+            rt->off_prob = (float)(p->off_rate * dt * 1e-3);
+            rt->pix = sim->pix;
+            rt->n_seg = S->n_trials * S->n_phases;
+            rt->seg_step = vl__calloc(rt->n_seg + 1, sizeof *rt->seg_step);
+            rt->seg_pat = vl__calloc(rt->n_seg + 1, sizeof *rt->seg_pat);
+            if (!rt->seg_step || !rt->seg_pat) return -1;
+            uint64_t step = 0;
+            for (size_t k = 0; k < S->n_trials; ++k)
+                for (size_t ph = 0; ph < S->n_phases; ++ph) {
+                    size_t at = k * S->n_phases + ph;
+                    rt->seg_step[at] = step;
+                    rt->seg_pat[at] = in < 0 ? -1 : S->conditions[S->trials[k]].pattern[ph * S->n_inputs + (size_t)in];
+                    step += (uint64_t)llround(S->phases[ph].duration / dt);
+                }
+            rt->seg_step[rt->n_seg] = step; /* after the last trial: baseline */
+            rt->seg_pat[rt->n_seg] = -1;
+            rt->n_seg += 1;
         } else if (p->type == VL_POP_POISSON) {
             rt->start_step = to_step(p->start, dt);
             rt->stop_step = to_step(p->stop, dt);
@@ -329,6 +372,7 @@ void vl_sim_destroy(vl_sim *s) {
     for (size_t i = 0; s->rt && i < s->s->n_pops; ++i) {
         vl_pop_rt *rt = &s->rt[i];
         free(rt->rec); free(rt->probs); free(rt->table_step); free(rt->table_prob); free(rt->spk_step); free(rt->spk_id);
+        free(rt->seg_step); free(rt->seg_pat);
     }
     free(s->rt);
     vl_network_free(&s->net, s->s->n_pops);
@@ -337,5 +381,6 @@ void vl_sim_destroy(vl_sim *s) {
     free(s->max_v);
     free(s->rec_spikes);
     free(s->stdp);
+    free(s->pix);
     free(s);
 }

@@ -40,6 +40,14 @@ typedef struct vl_pop_rt {
     size_t n_table;
     uint64_t *table_step;     /* rate table, in steps */
     float *table_prob;
+    /* pattern input: segments [seg_step[i], seg_step[i+1]) show pattern seg_pat[i] (-1: none) */
+    int is_pattern;
+    size_t n_seg;
+    uint64_t *seg_step;
+    int32_t *seg_pat;
+    const uint8_t *pix;       /* n_patterns rows of pix_stride, shared */
+    uint32_t pix_stride, group;
+    float on_prob, off_prob;
     size_t n_spk;             /* spike_times, sorted by step */
     uint64_t *spk_step;
     uint32_t *spk_id;
@@ -65,11 +73,15 @@ struct vl_sim {
     size_t n_state;           /* state recordings in force (0 without an output file) */
     int deterministic;        /* fixed-point synaptic accumulation (vl_to_fixed) */
     vl_stdp_params *stdp;     /* per projection (used where s->s->proj[q].stdp.on) */
+    uint8_t *pix;             /* stimulus patterns, n_patterns rows of pix_stride pixels */
+    uint32_t pix_stride;
     int ran;
 };
 
 /* Probability of a Poisson input spike for population rt at step t (rate table aware). */
 float vl_pop_rt_prob(const vl_pop_rt *rt, uint64_t t, size_t *table_pos);
+/* The pattern a pattern input shows at step t (-1: none); pos advances with t. */
+int32_t vl_pop_rt_pattern(const vl_pop_rt *rt, uint64_t t, size_t *pos);
 
 /* Picks the backend for opt->backend; fills s->be and s->device or sets an error. */
 vl_status vl_backend_select(vl_sim *s);
