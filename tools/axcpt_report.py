@@ -130,9 +130,11 @@ class Run:
         onset = np.asarray(g['onset'][...], dtype=np.float64)
         if onset.ndim != 2:
             raise ReportError(f"{self.path}: /volley/trials/onset must be 2-D [n_trials, n_phases], is {onset.shape}")
-        if 'phases' not in g['onset'].attrs:
+        # the names belong on onset; a table that put them on the group is read too
+        holder = g['onset'].attrs if 'phases' in g['onset'].attrs else g.attrs
+        if 'phases' not in holder:
             raise ReportError(f"{self.path}: /volley/trials/onset has no attribute 'phases'")
-        phases = [as_str(p) for p in np.ravel(g['onset'].attrs['phases'])]
+        phases = [as_str(p) for p in np.ravel(holder['phases'])]
         if len(phases) != onset.shape[1]:
             raise ReportError(f"{self.path}: {len(phases)} phase names for {onset.shape[1]} onset columns")
         end = np.asarray(g['end'][...], dtype=np.float64).ravel()
@@ -219,6 +221,8 @@ class Pool:
                 known = ', '.join(sorted(run.subgroups(self.pop))) or 'none'
                 raise ReportError(f"pool '{spec}': population '{self.pop}' has no subgroup '{sub}' "
                                   f"in /volley/model (subgroups: {known})")
+            if isinstance(rng, (list, tuple)) and len(rng) == 2:
+                rng = f"{rng[0]}:{rng[1]}"
             self.lo, self.hi = parse_range(str(rng), size, spec)
         if self.hi <= self.lo:
             raise ReportError(f"pool '{spec}': empty range {self.lo}:{self.hi}")
@@ -240,6 +244,8 @@ class Pool:
 
 def parse_range(text, size, spec):
     text = text.strip()
+    if not re.fullmatch(r'\d*\s*:\s*\d*|\d+', text):
+        raise ReportError(f"pool '{spec}': range '{text}' is not lo:hi")
     if ':' in text:
         a, b = (x.strip() for x in text.split(':', 1))
         lo = int(a) if a else 0

@@ -201,7 +201,7 @@ def sweep(a):
     seeds = parse_seeds(a.seeds)
     tmp = tempfile.mkdtemp(prefix='brian2_stdp_sweep_')
     jobs = max(1, min(a.jobs, len(seeds)))
-    base = a.build_dir or tmp
+    base = a.build_dir or os.path.join(tmp, 'build')
     t_start = time.time()
     results = {}
     try:
@@ -235,12 +235,12 @@ def sweep(a):
                           f"simulate {r['simulate_s']:.1f} s")
                     sys.stdout.flush()
     finally:
+        if not a.build_dir:
+            shutil.rmtree(base, ignore_errors=True)
         if a.keep_sweep:
             print(f"per-seed npz and json kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-        if not a.build_dir:
-            shutil.rmtree(os.path.join(base), ignore_errors=True)
     keys = [('low', 'frac_below_0.1'), ('high', 'frac_above_0.9'), ('mean', 'mean_w_over_gmax'),
             ('rate_last', 'rate_last_window_hz'), ('rate_all', 'rate_whole_run_hz'),
             ('simulate_s', 'simulate_s')]
@@ -420,8 +420,9 @@ def main():
     ap.add_argument('--seeds', metavar='LIST', help='several seeds, e.g. 1-8 or 1,2,5: spread study')
     ap.add_argument('--jobs', type=int, default=1, help='with --seeds: runs at a time (default 1)')
     ap.add_argument('--keep-sweep', action='store_true', help='with --seeds: keep per-seed npz/json files')
-    ap.add_argument('--method', default='euler', choices=['euler', 'exponential_euler'],
-                    help='integrator of the neuron (default euler, as Brian2\'s example)')
+    ap.add_argument('--method', default=None, choices=['euler', 'exponential_euler'],
+                    help='integrator of the neuron (default euler, as Brian2\'s example; with --compare '
+                         'exponential_euler, as Volley\'s lif_cond_exp)')
     ap.add_argument('--out', metavar='FILE.npz', help='save final weights (w/gmax) and output spike times')
     ap.add_argument('--json', metavar='FILE', help=argparse.SUPPRESS)
     ap.add_argument('--build-dir', metavar='DIR',
@@ -433,6 +434,8 @@ def main():
     ap.add_argument('--ref', metavar='RUN.npz', help='with --compare: a saved Brian2 run (--out) instead of a new one')
     a = ap.parse_args()
 
+    if a.method is None:
+        a.method = 'exponential_euler' if a.compare else 'euler'
     if a.compare:
         if not a.projection:
             ap.error('--compare needs --projection NAME')
