@@ -14,6 +14,10 @@
  *               exp(-dt/tau_m) and p21_r = tau_m tau_r / (C (tau_m - tau_r)) (e^{-dt/tau_m} - e^{-dt/tau_r}).
  * lif_delta     C dv/dt = g_L (E_L - v) + I_e; a presynaptic spike adds its weight (mV) to v.
  *
+ * All models: an optional adaptation current w (params a, b, tau_w): C dv/dt gains -w, with
+ * tau_w dw/dt = a (v - E_L) - w and w += b at each spike; w is frozen over a step for v and decays
+ * exactly with v frozen for w.
+ *
  * All models: optional noise, v += sigma sqrt(dt / tau_m) z with z ~ N(0, 1), one draw per neuron
  * per step (Euler-Maruyama, as Brian2's xi). A spike is emitted when v > V_th (Brian2's
  * comparison); v is then set to V_reset. Refractoriness: a neuron that spiked at step s is
@@ -48,6 +52,10 @@ typedef struct vl_neuron_params {
      * receptor bg_rec, k ~ Poisson(bg_lambda = rate * dt); bg_exp = exp(-bg_lambda). */
     float bg_lambda, bg_exp, bg_weight;
     int32_t bg_rec;
+    /* Adaptation current w (all models): C dv/dt = ... - w, tau_w dw/dt = a (v - E_L) - w, and
+     * w += b at each spike (Brette & Gerstner 2005 without the exponential term). */
+    int32_t adapt;
+    float a, b, w_decay; /* nS, pA, exp(-dt / tau_w) */
     const vl_rec_params *rec;
 } vl_neuron_params;
 
@@ -58,6 +66,7 @@ typedef struct vl_lif_desc {
     const double *tau, *E, *mg; /* n_rec each */
     double bg_rate, bg_weight;  /* Hz and the receptor's unit; bg_rate 0: none */
     int32_t bg_rec;
+    double a, b, tau_w;         /* adaptation: nS, pA, ms (tau_w 0: none) */
 } vl_lif_desc;
 
 /* Derives the per-step constants (propagators, decays, refractory steps) once, on the host, in
@@ -92,6 +101,10 @@ static inline void vl_neuron_params_init(vl_neuron_params *np, vl_rec_params *re
     np->bg_exp = (float)exp(-d->bg_rate * dt * 1e-3);
     np->bg_weight = (float)d->bg_weight;
     np->bg_rec = d->bg_rec;
+    np->adapt = d->tau_w > 0;
+    np->a = (float)d->a;
+    np->b = (float)d->b;
+    np->w_decay = d->tau_w > 0 ? (float)exp(-dt / d->tau_w) : 0.0f;
     np->rec = rec;
 }
 
@@ -106,8 +119,8 @@ VL_HD float vl_mg_block(float v, float mg) {
  * 1. vl_acc_init: the leak's share of the membrane equation.
  * 2. vl_receptor_step, for r = 0 .. n_rec-1 in order: receptor r adds the input that arrived for
  *    this step (in, then cleared), contributes to the membrane equation and decays.
- * 3. vl_membrane_step: integration, noise, threshold, reset and refractoriness; returns 1 on a
- *    spike. */
+ * 3. vl_membrane_step: integration, noise, threshold, reset, refractoriness and the adaptation
+ *    current; returns 1 on a spike. */
 VL_HD void vl_acc_init(const vl_neuron_params *p, float *G, float *GE) {
     *G = p->g_L;                          /* lif_cond_exp: total conductance */
     *GE = p->model == VL_LIF_COND_EXP ? p->g_L * p->E_L + p->I_e : 0.0f; /* or the jump in v */
@@ -132,18 +145,21 @@ VL_HD void vl_receptor_step(int32_t model, const vl_rec_params *q, float v, floa
     }
 }
 
-VL_HD int vl_membrane_step(const vl_neuron_params *p, float *v_io, int32_t *refr_io, float G, float GE, float z) {
-    float v = *v_io;
+VL_HD int vl_membrane_step(const vl_neuron_params *p, float *v_io, int32_t *refr_io, float *w_io, float G, float GE,
+                           float z) {
+    const float v0 = *v_io;
+    float v = v0;
     int32_t refr = *refr_io;
+    const float w = p->adapt ? *w_io : 0.0f; /* adaptation current, frozen over the step like g */
     const int clamped = refr > 0 && p->refr_mode == VL_REFR_CLAMP;
     if (!clamped) {
         if (p->model == VL_LIF_COND_EXP) {
-            float v_inf = GE / G;
+            float v_inf = (GE - w) / G;
             v = v_inf + (v - v_inf) * vl_expf(-p->dt * G / p->C);
         } else if (p->model == VL_LIF_CURR_EXP) { /* relaxation towards V_inf = E_L + I_e/g_L */
-            v = p->V_inf + (v - p->V_inf) * p->v_decay + GE;
+            v = p->V_inf + (v - p->V_inf) * p->v_decay - (w / p->g_L) * (1.0f - p->v_decay) + GE;
         } else {
-            v = p->V_inf + (v + GE - p->V_inf) * p->v_decay;
+            v = p->V_inf + (v + GE - p->V_inf) * p->v_decay - (w / p->g_L) * (1.0f - p->v_decay);
         }
         v += p->noise * z;
     }
@@ -156,6 +172,10 @@ VL_HD int vl_membrane_step(const vl_neuron_params *p, float *v_io, int32_t *refr
         v = p->V_reset;
         refr = p->n_ref > 0 ? p->n_ref - 1 : 0;
     }
+    if (p->adapt) { /* tau_w dw/dt = a (v - E_L) - w, exact with v frozen; w += b at a spike */
+        float w_inf = p->a * (v0 - p->E_L);
+        *w_io = w_inf + (w - w_inf) * p->w_decay + (spike ? p->b : 0.0f);
+    }
     *v_io = v;
     *refr_io = refr;
     return spike;
@@ -165,12 +185,12 @@ VL_HD int vl_membrane_step(const vl_neuron_params *p, float *v_io, int32_t *refr
  * in[r * stride] the input that arrived for this step (the ring-buffer slot, laid out
  * [slot][receptor][neuron] so that both use the population size as stride); z is this step's
  * standard normal draw (unused when noise == 0). */
-VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v, int32_t *refr, float *g, float *in, size_t stride,
-                         float z) {
+VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v, int32_t *refr, float *w, float *g, float *in,
+                         size_t stride, float z) {
     float G, GE;
     vl_acc_init(p, &G, &GE);
     for (int r = 0; r < p->n_rec; ++r) vl_receptor_step(p->model, &p->rec[r], *v, g + r * stride, in + r * stride, &G, &GE);
-    return vl_membrane_step(p, v, refr, G, GE, z);
+    return vl_membrane_step(p, v, refr, w, G, GE, z);
 }
 
 /* Events of a Poisson process in one step, by inversion of its distribution from a uniform u

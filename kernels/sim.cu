@@ -20,6 +20,7 @@
 #include "kernels/neuron.h"
 #include "kernels/philox.h"
 #include "kernels/plasticity.h"
+#include "kernels/stp.h"
 
 extern "C" {
 #include "sim/sim.h"
@@ -44,7 +45,7 @@ typedef struct dev_pop {
     uint32_t ring_len;
     int32_t recorded;   // keeps one spike region per step of the chunk
     vl_neuron_params np;
-    float *v, *g, *ring;
+    float *v, *g, *ring, *wa; // wa: adaptation current
     long long *ring_q;  // deterministic mode: fixed-point accumulation, same layout as ring
     int32_t *refr;
     uint32_t *spk;      // regions of `size` entries
@@ -73,11 +74,20 @@ typedef struct dev_proj {
     uint32_t src, tgt, rec, src_lo, n_rows;
     uint16_t delay_const, pad;
     uint32_t n_chunks;  // work items per spike: ceil(longest row / VL_ROW_CHUNK), at least 1
+    const float *factor; // short-term factor of each source row for this step, or NULL
     const uint64_t *row_ptr;
     const uint32_t *col;
     const float *w;
     const uint16_t *delay;
 } dev_proj;
+
+// A projection with short-term dynamics: its state per source row (kernels/stp.h).
+typedef struct dev_stp {
+    vl_stp_params p;
+    uint32_t src, src_lo, n_rows;
+    float *u, *x, *factor;
+    uint64_t *last;
+} dev_stp;
 
 // A plastic projection: its STDP constants, traces and CSC index (kernels/plasticity.h).
 typedef struct dev_plastic {
@@ -114,6 +124,8 @@ typedef struct cuda_state {
     struct dev_state_rec *d_rec;
     int block_mode;
     dev_plastic *h_pl, *d_pl; // plastic projections
+    dev_stp *h_stp, *d_stp;   // projections with short-term dynamics
+    uint32_t n_stp;
     uint32_t n_pl, pl_warps;  // how many; warps of the largest spike burst among their populations
     void **allocs;
     size_t n_allocs, cap_allocs;
@@ -179,7 +191,7 @@ __device__ __forceinline__ void update_one(const dev_pop *pops, const uint32_t *
             if (np.noise != 0.0f || np.bg_lambda > 0.0f)
                 z = vl_neuron_draws(&np, vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i),
                                     in, n);
-            spike = vl_neuron_step(&np, p.v + i, p.refr + i, p.g + i, in, n, z);
+            spike = vl_neuron_step(&np, p.v + i, p.refr + i, p.wa + i, p.g + i, in, n, z);
             v_now = p.v[i];
         } else if (p.type == VL_POP_POISSON) {
             float prob = input_prob(p, t, i);
@@ -267,6 +279,15 @@ __device__ __forceinline__ void propagate_warps(const dev_pop *pops, const dev_p
         const uint32_t *col = c.col;
         const float *w = c.w;
         const uint16_t *delay = c.delay;
+        if (c.factor) { // short-term dynamics: every weight of the row scaled by the source's factor
+            const float f = c.factor[row];
+            for (uint64_t j = b + lane; j < e; j += 32) {
+                size_t at = (size_t)c.rec * n + (size_t)((t + 1 + (delay ? delay[j] : c.delay_const)) % D) * nr * n + col[j];
+                if (tgt.ring_q) atomicAdd((unsigned long long *)(tgt.ring_q + at), (unsigned long long)vl_to_fixed(w[j] * f));
+                else atomicAdd(tgt.ring + at, w[j] * f);
+            }
+            continue;
+        }
         if (tgt.ring_q) { // integer atomics: the sum does not depend on the order
             long long *ring_q = tgt.ring_q + (size_t)c.rec * n;
             for (uint64_t j = b + lane; j < e; j += 32) {
@@ -347,6 +368,24 @@ __global__ void __launch_bounds__(1024) vl_block_chunk_kernel(const dev_pop *pop
         load_items(pops, proj, n_proj, k, sh_items);
         propagate_warps(pops, proj, n_proj, sh_items, t, k, warp, n_warps, lane);
         __syncthreads();
+    }
+}
+
+// Short-term factors of this step's spikes, before propagation: one thread per (projection, spike)
+// updates the source's state and leaves the factor for the propagate kernel's warps.
+__global__ void vl_stp_kernel(const dev_pop *pops, const dev_stp *stp, int n_stp, const uint64_t *d_t0, uint32_t k) {
+    uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
+    uint64_t t = *d_t0 + k;
+    for (int q = 0; q < n_stp; ++q) {
+        const dev_stp &c = stp[q];
+        const dev_pop &src = pops[c.src];
+        uint32_t n_spk = src.count[k];
+        for (uint32_t s = gid; s < n_spk; s += stride) {
+            uint32_t id = src.spk[(size_t)(src.recorded ? k : 0) * src.size + s];
+            if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
+            uint32_t row = id - c.src_lo;
+            c.factor[row] = vl_stp_on_spike(&c.p, &c.u[row], &c.x[row], &c.last[row], t);
+        }
     }
 }
 
@@ -462,7 +501,7 @@ static void cuda_destroy(vl_sim *s) {
     for (size_t k = 0; cs->h_frames && k < s->n_state; ++k) cudaFreeHost(cs->h_frames[k]);
     if (cs->stream) cudaStreamDestroy(cs->stream);
     free(cs->h_frames); free(cs->d_frames); free(cs->frame_len); free(cs->sd);
-    free(cs->h_pops); free(cs->h_proj); free(cs->h_pl); free(cs->allocs);
+    free(cs->h_pops); free(cs->h_proj); free(cs->h_pl); free(cs->h_stp); free(cs->allocs);
     free(cs);
     s->be_state = NULL;
 }
@@ -542,8 +581,9 @@ static vl_status cuda_init(vl_sim *s) {
             p->np.rec = drec;
             if ((st = upload(s, &p->v, s->net.v0[i], n))) return st;
             if ((st = upload(s, &p->g, s->net.g0[i], n * nr))) return st;
-            if ((st = dev_alloc(s, (void **)&p->refr, 4 * n))) return st;
+            if ((st = dev_alloc(s, (void **)&p->refr, 4 * n)) || (st = dev_alloc(s, (void **)&p->wa, 4 * n))) return st;
             CU(cudaMemset(p->refr, 0, 4 * n));
+            CU(cudaMemset(p->wa, 0, 4 * n));
             if ((st = dev_alloc(s, (void **)&p->ring, 4 * n * nr * rt->ring_len))) return st;
             CU(cudaMemset(p->ring, 0, 4 * n * nr * rt->ring_len));
             if (s->deterministic) {
@@ -630,6 +670,29 @@ static vl_status cuda_init(vl_sim *s) {
         d->w = w;
         d->delay = dl;
     }
+    cs->h_stp = (dev_stp *)calloc(cs->n_proj + 1, sizeof(dev_stp));
+    for (size_t q = 0; q < cs->n_proj; ++q) {
+        const vl_stp_params *sp2 = &s->stp[q];
+        if (sp2->model == VL_STP_NONE) continue;
+        const vl_csr *c = &s->net.proj[q];
+        dev_stp *d = &cs->h_stp[cs->n_stp++];
+        d->p = *sp2;
+        d->src = (uint32_t)c->src;
+        d->src_lo = c->src_lo;
+        d->n_rows = c->n_rows;
+        float *u0 = (float *)calloc(c->n_rows + 1, sizeof(float)), *x0 = (float *)calloc(c->n_rows + 1, sizeof(float));
+        for (uint32_t i = 0; i < c->n_rows; ++i) u0[i] = sp2->U, x0[i] = sp2->model == VL_STP_TSODYKS_MARKRAM ? 1.0f : 0.0f;
+        st = upload(s, &d->u, (const float *)u0, c->n_rows + 1);
+        if (st == VL_OK) st = upload(s, &d->x, (const float *)x0, c->n_rows + 1);
+        free(u0);
+        free(x0);
+        if (st != VL_OK || (st = dev_alloc(s, (void **)&d->last, 8 * ((size_t)c->n_rows + 1))) ||
+            (st = dev_alloc(s, (void **)&d->factor, 4 * ((size_t)c->n_rows + 1))))
+            return st;
+        CU(cudaMemset(d->last, 0, 8 * ((size_t)c->n_rows + 1)));
+        cs->h_proj[q].factor = d->factor;
+    }
+    if ((st = upload(s, &cs->d_stp, (const dev_stp *)cs->h_stp, cs->n_stp + 1))) return st;
     if ((st = upload(s, &cs->d_proj, cs->h_proj, cs->n_proj ? cs->n_proj : 1))) return st;
     cs->h_pl = (dev_plastic *)calloc(cs->n_proj + 1, sizeof(dev_plastic));
     uint32_t widest = 1;
@@ -715,7 +778,7 @@ static vl_status cuda_init(vl_sim *s) {
     if (st != VL_OK) return st;
     const char *mode = getenv("VOLLEY_CUDA_MODE");
     cs->block_mode = mode && *mode ? strcmp(mode, "block") == 0 : cs->n_threads <= VL_BLOCK_MODE_MAX;
-    if (cs->n_pl) cs->block_mode = 0; // the single-block kernel has no plasticity phase
+    if (cs->n_pl || cs->n_stp) cs->block_mode = 0; // the single-block kernel has no plasticity or STP phase
     snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", %s mode",
              cs->block_mode ? "single-block" : "graph");
     return VL_OK;
@@ -736,6 +799,9 @@ static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
         }
         vl_update_kernel<<<ugrid, VL_BLOCK, 0, cs->stream>>>(cs->d_pops, cs->d_warp_pop, cs->n_threads, cs->d_t0, k,
                                                              cs->seed);
+        if (cs->n_stp)
+            vl_stp_kernel<<<(cs->max_src + VL_BLOCK - 1) / VL_BLOCK, VL_BLOCK, 0, cs->stream>>>(
+                cs->d_pops, cs->d_stp, (int)cs->n_stp, cs->d_t0, k);
         if (cs->n_proj)
             vl_propagate_kernel<<<pgrid, VL_BLOCK, 4 * (cs->n_proj + 1), cs->stream>>>(
                 cs->d_pops, cs->d_proj, (int)cs->n_proj, cs->d_t0, k);

@@ -30,7 +30,7 @@ static char g_dir[1024];
 typedef struct nrn {
     vl_neuron_params p;
     vl_rec_params rec[2];
-    float v, g[2], in[2];
+    float v, w, g[2], in[2];
     int32_t refr;
 } nrn;
 
@@ -50,13 +50,13 @@ static void nrn_init(nrn *n, const lif *l) {
     memset(n, 0, sizeof *n);
     double taus[2] = {l->tau_e, l->tau_i}, Es[2] = {l->E_e, l->E_i}, mg[2] = {0, 0};
     vl_lif_desc d = {l->model, l->refr_mode, 2, l->dt, l->C, l->g_L, l->E_L, l->V_th, l->V_reset,
-                     l->t_ref, l->I_e, l->sigma, taus, Es, mg, 0, 0, 0};
+                     l->t_ref, l->I_e, l->sigma, taus, Es, mg, 0, 0, 0, 0, 0, 0};
     vl_neuron_params_init(&n->p, n->rec, &d);
     n->v = (float)l->E_L;
 }
 
 static int nrn_step(nrn *n) {
-    int s = vl_neuron_step(&n->p, &n->v, &n->refr, n->g, n->in, 1, 0.0f);
+    int s = vl_neuron_step(&n->p, &n->v, &n->refr, &n->w, n->g, n->in, 1, 0.0f);
     n->in[0] = n->in[1] = 0;
     return s;
 }

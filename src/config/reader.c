@@ -15,6 +15,7 @@
 #include "config/units.h"
 #include "kernels/neuron.h"
 #include "kernels/philox.h"
+#include "kernels/stp.h"
 
 typedef struct rd {
     vl_diag *d;
@@ -173,11 +174,11 @@ static int read_neuron(rd *r, vnode *m, vl_pop_spec *p) {
     if (params) {
         if (params->type != VN_MAP) FAIL(params, "params: expected a mapping such as {C: 200 pF, g_L: 10 nS}");
         static const char *keys_cond[] = {"C", "g_L", "tau_m", "E_L", "V_th", "V_reset", "t_ref", "I_e", "sigma",
-                                          "E_exc", "E_inh", "tau_exc", "tau_inh", NULL};
+                                          "E_exc", "E_inh", "tau_exc", "tau_inh", "a", "b", "tau_w", NULL};
         static const char *keys_curr[] = {"C", "g_L", "tau_m", "E_L", "V_th", "V_reset", "t_ref", "I_e", "sigma",
-                                          "tau_exc", "tau_inh", NULL};
+                                          "tau_exc", "tau_inh", "a", "b", "tau_w", NULL};
         static const char *keys_delta[] = {"C", "g_L", "tau_m", "E_L", "V_th", "V_reset", "t_ref", "I_e",
-                                           "sigma", NULL};
+                                           "sigma", "a", "b", "tau_w", NULL};
         double tau_m = -1;
         if (rd_opt_quantity(r, params, "C", VL_DIM_CAPACITANCE, &p->C) ||
             rd_opt_quantity(r, params, "g_L", VL_DIM_CONDUCTANCE, &p->g_L) ||
@@ -187,8 +188,14 @@ static int read_neuron(rd *r, vnode *m, vl_pop_spec *p) {
             rd_opt_quantity(r, params, "V_reset", VL_DIM_VOLTAGE, &p->V_reset) ||
             rd_opt_quantity(r, params, "t_ref", VL_DIM_TIME, &p->t_ref) ||
             rd_opt_quantity(r, params, "I_e", VL_DIM_CURRENT, &p->I_e) ||
-            rd_opt_quantity(r, params, "sigma", VL_DIM_VOLTAGE, &p->sigma))
+            rd_opt_quantity(r, params, "sigma", VL_DIM_VOLTAGE, &p->sigma) ||
+            rd_opt_quantity(r, params, "a", VL_DIM_CONDUCTANCE, &p->a) ||
+            rd_opt_quantity(r, params, "b", VL_DIM_CURRENT, &p->b) ||
+            rd_opt_quantity(r, params, "tau_w", VL_DIM_TIME, &p->tau_w))
             return -1;
+        if ((p->a != 0 || p->b != 0) && p->tau_w <= 0)
+            FAIL(vn_get(params, "a") ? vn_get(params, "a") : vn_get(params, "b"),
+                 "an adaptation current (a, b) needs its time constant, e.g. tau_w: 100 ms");
         if (cond && (rd_opt_quantity(r, params, "E_exc", VL_DIM_VOLTAGE, &E_exc) ||
                      rd_opt_quantity(r, params, "E_inh", VL_DIM_VOLTAGE, &E_inh)))
             return -1;
@@ -679,13 +686,50 @@ static int read_stdp(rd *r, vnode *pl, const vl_pop_spec *tp, vl_proj_spec *pr) 
     return 0;
 }
 
+/* short_term: {model: tsodyks_markram, U: 0.5, tau_rec: 800 ms, tau_fac: 0 ms}
+ *           | {model: saturating, alpha: 0.5, tau: 100 ms}   (kernels/stp.h) */
+static int read_stp(rd *r, vnode *n, vl_proj_spec *pr) {
+    const char *example = "short_term: {model: tsodyks_markram, U: 0.5, tau_rec: 800 ms, tau_fac: 0 ms} or "
+                          "{model: saturating, alpha: 0.5, tau: 100 ms}";
+    if (n->type != VN_MAP) FAIL(n, "expected %s", example);
+    vnode *model = vn_get(n, "model");
+    if (!model || model->type != VN_SCALAR) FAIL(n, "short_term needs a model: %s", example);
+    if (!strcmp(model->str, "tsodyks_markram")) {
+        static const char *k[] = {"model", "U", "tau_rec", "tau_fac", NULL};
+        if (vn_check_keys(n, k, "short_term", r->d)) return -1;
+        vnode *U = vn_get(n, "U"), *tr = vn_get(n, "tau_rec"), *tf = vn_get(n, "tau_fac");
+        if (!U || !tr) FAIL(n, "tsodyks_markram needs U and tau_rec (tau_fac defaults to 0 ms): %s", example);
+        if (rd_number(r, U, &pr->stp_U, "U") || rd_quantity(r, tr, VL_DIM_TIME, &pr->stp_tau_rec, "tau_rec") ||
+            (tf && rd_quantity(r, tf, VL_DIM_TIME, &pr->stp_tau_fac, "tau_fac")))
+            return -1;
+        if (!(pr->stp_U > 0 && pr->stp_U <= 1)) FAIL(U, "U must be in (0, 1], e.g. U: 0.5");
+        if (pr->stp_tau_rec <= 0) FAIL(tr, "tau_rec must be positive, e.g. 800 ms");
+        if (pr->stp_tau_fac < 0) FAIL(tf, "tau_fac must not be negative");
+        pr->stp_model = VL_STP_TSODYKS_MARKRAM;
+    } else if (!strcmp(model->str, "saturating")) {
+        static const char *k[] = {"model", "alpha", "tau", NULL};
+        if (vn_check_keys(n, k, "short_term", r->d)) return -1;
+        vnode *a = vn_get(n, "alpha"), *t = vn_get(n, "tau");
+        if (!a || !t) FAIL(n, "saturating needs alpha and tau: %s", example);
+        if (rd_number(r, a, &pr->stp_alpha, "alpha") || rd_quantity(r, t, VL_DIM_TIME, &pr->stp_tau, "tau")) return -1;
+        if (!(pr->stp_alpha > 0 && pr->stp_alpha <= 1)) FAIL(a, "alpha must be in (0, 1], e.g. alpha: 0.5");
+        if (pr->stp_tau <= 0) FAIL(t, "tau must be positive, e.g. 100 ms");
+        pr->stp_model = VL_STP_SATURATING;
+    } else {
+        FAIL(model, "unknown short_term model '%s'; expected tsodyks_markram or saturating", model->str);
+    }
+    return 0;
+}
+
 static int read_projection(rd *r, vnode *m, size_t index) {
     vl_spec *s = r->s;
     if (m->type != VN_MAP) FAIL(m, "a projection is a mapping such as {from: exc, to: inh, receptor: exc, "
                                    "connect: {fixed_probability: 0.02}, weight: 6 nS}");
     vnode *from = vn_get(m, "from"), *to = vn_get(m, "to"), *rec = vn_get(m, "receptor"), *con = vn_get(m, "connect");
-    vnode *w = vn_get(m, "weight"), *dl = vn_get(m, "delay"), *nm = vn_get(m, "name"), *pl = vn_get(m, "plasticity");
-    static const char *keys[] = {"name", "from", "to", "receptor", "connect", "weight", "delay", "plasticity", NULL};
+    vnode *w = vn_get(m, "weight"), *dl = vn_get(m, "delay"), *nm = vn_get(m, "name"), *pl = vn_get(m, "plasticity"),
+          *stp = vn_get(m, "short_term");
+    static const char *keys[] = {"name", "from", "to", "receptor", "connect", "weight", "delay", "plasticity",
+                                 "short_term", NULL};
     if (vn_check_keys(m, keys, "a projection", r->d)) return -1;
     if (!from) FAIL(m, "projection %zu needs from: (a population or input)", index);
     if (!to) FAIL(m, "projection %zu needs to: (a population, a slice such as exc[0:50], or a list)", index);
@@ -802,6 +846,7 @@ static int read_projection(rd *r, vnode *m, size_t index) {
         }
         pr.weights_every = -1;
         if (pl && read_stdp(r, pl, tp, &pr)) { free(pr.file); return -1; }
+        if (stp && read_stp(r, stp, &pr)) { free(pr.file); return -1; }
         vl_proj_spec *np = vl__realloc(s->proj, (s->n_proj + 1) * sizeof *np);
         if (!np) { free(pr.file); return -1; }
         s->proj = np;

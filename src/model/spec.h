@@ -41,6 +41,7 @@ typedef struct vl_pop_spec {
     vl_mark mark;
     /* neurons */
     double C, g_L, E_L, V_th, V_reset, t_ref, I_e, sigma;
+    double a, b, tau_w; /* adaptation current: nS, pA, ms (tau_w 0: none) */
     double bg_rate, bg_weight; /* Poisson background: Hz, receptor unit (bg_rate 0: none) */
     int bg_rec;
     int refr_mode;
@@ -96,6 +97,8 @@ typedef struct vl_proj_spec {
     vl_dist weight, delay;
     int weight_from_file, delay_from_file;
     vl_stdp_spec stdp;
+    int stp_model;                     /* VL_STP_*: short_term: block */
+    double stp_U, stp_tau_rec, stp_tau_fac, stp_alpha, stp_tau;
     double weights_every;              /* ms between weight snapshots; 0: final only; <0: none */
 } vl_proj_spec;
 

@@ -12,6 +12,7 @@
 
 typedef struct cpu_pop {
     float *v;
+    float *wa;     /* adaptation current */
     int32_t *refr;
     float *g;      /* [receptor][neuron] */
     float *ring;   /* [slot][receptor][neuron] */
@@ -26,21 +27,29 @@ typedef struct cpu_state {
     cpu_pop *pops;
     float *acc_G, *acc_GE, *acc_Z; /* per-neuron accumulators and noise draws (largest population) */
     float **A_pre, **A_post;       /* per plastic projection: traces per source row and target column */
+    float **stp_u, **stp_x;        /* per projection with short-term dynamics: state per source row */
+    uint64_t **stp_last;
 } cpu_state;
 
 static void cpu_destroy(vl_sim *s) {
     cpu_state *cs = s->be_state;
     for (size_t i = 0; cs && cs->pops && i < s->s->n_pops; ++i) {
         cpu_pop *p = &cs->pops[i];
-        free(p->v); free(p->refr); free(p->g); free(p->ring); free(p->ring_q); free(p->flag); free(p->spk);
+        free(p->v); free(p->wa); free(p->refr); free(p->g); free(p->ring); free(p->ring_q); free(p->flag); free(p->spk);
     }
     for (size_t q = 0; cs && cs->A_pre && q < s->net.n_proj; ++q) {
         free(cs->A_pre[q]);
         free(cs->A_post[q]);
+        free(cs->stp_u[q]);
+        free(cs->stp_x[q]);
+        free(cs->stp_last[q]);
     }
     if (cs) {
         free(cs->A_pre);
         free(cs->A_post);
+        free(cs->stp_u);
+        free(cs->stp_x);
+        free(cs->stp_last);
         free(cs->pops);
         free(cs->acc_G);
         free(cs->acc_GE);
@@ -71,11 +80,12 @@ static vl_status cpu_init(vl_sim *s) {
         if (rt->type != VL_POP_NEURON) continue;
         size_t nr = (size_t)rt->np.n_rec;
         p->v = vl__calloc(n, sizeof *p->v);
+        p->wa = vl__calloc(n, sizeof *p->wa);
         p->refr = vl__calloc(n, sizeof *p->refr);
         p->g = vl__calloc(n * nr, sizeof *p->g);
         p->ring = vl__calloc(n * nr * rt->ring_len, sizeof *p->ring);
         if (s->deterministic) p->ring_q = vl__calloc(n * nr * rt->ring_len, sizeof *p->ring_q);
-        if (!p->v || !p->refr || !p->g || !p->ring || (s->deterministic && !p->ring_q)) {
+        if (!p->v || !p->wa || !p->refr || !p->g || !p->ring || (s->deterministic && !p->ring_q)) {
             vl__diag_error(&s->diag, (vl_mark){0}, "out of memory for the state of population '%s'",
                            s->s->pops[i].name);
             return VL_ERR_NOMEM;
@@ -85,7 +95,21 @@ static vl_status cpu_init(vl_sim *s) {
     }
     cs->A_pre = vl__calloc(s->net.n_proj + 1, sizeof *cs->A_pre);
     cs->A_post = vl__calloc(s->net.n_proj + 1, sizeof *cs->A_post);
-    if (!cs->A_pre || !cs->A_post) return VL_ERR_NOMEM;
+    cs->stp_u = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_u);
+    cs->stp_x = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_x);
+    cs->stp_last = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_last);
+    if (!cs->A_pre || !cs->A_post || !cs->stp_u || !cs->stp_x || !cs->stp_last) return VL_ERR_NOMEM;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        const vl_stp_params *sp = &s->stp[q];
+        if (sp->model == VL_STP_NONE) continue;
+        uint32_t rows = s->net.proj[q].n_rows;
+        cs->stp_u[q] = vl__calloc(rows + 1, sizeof(float));
+        cs->stp_x[q] = vl__calloc(rows + 1, sizeof(float));
+        cs->stp_last[q] = vl__calloc(rows + 1, sizeof(uint64_t));
+        if (!cs->stp_u[q] || !cs->stp_x[q] || !cs->stp_last[q]) return VL_ERR_NOMEM;
+        for (uint32_t i = 0; i < rows; ++i) /* u = U, x = 1 (Tsodyks-Markram); s = 0 (saturating) */
+            cs->stp_u[q][i] = sp->U, cs->stp_x[q][i] = sp->model == VL_STP_TSODYKS_MARKRAM ? 1.0f : 0.0f;
+    }
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         if (!s->s->proj[q].stdp.on) continue;
         cs->A_pre[q] = vl__calloc(s->net.proj[q].n_rows + 1, sizeof(float));
@@ -146,15 +170,17 @@ static inline __attribute__((always_inline)) void receptor_pass(int32_t model, v
 /* The membrane part over a population, inside the caller's parallel region. p is a copy with a
  * constant model, as in receptor_pass. */
 static inline __attribute__((always_inline)) void membrane_pass(int32_t model, vl_neuron_params p, int64_t n,
-                                                                float *v, int32_t *refr, const float *G,
+                                                                float *v, int32_t *refr, float *wa, const float *G,
                                                                 const float *GE, const float *Z, uint8_t *flag) {
     p.model = model;
     if (Z) {
 #pragma omp for simd schedule(static) nowait
-        for (int64_t k = 0; k < n; ++k) flag[k] = (uint8_t)vl_membrane_step(&p, &v[k], &refr[k], G[k], GE[k], Z[k]);
+        for (int64_t k = 0; k < n; ++k)
+            flag[k] = (uint8_t)vl_membrane_step(&p, &v[k], &refr[k], &wa[k], G[k], GE[k], Z[k]);
     } else {
 #pragma omp for simd schedule(static) nowait
-        for (int64_t k = 0; k < n; ++k) flag[k] = (uint8_t)vl_membrane_step(&p, &v[k], &refr[k], G[k], GE[k], 0.0f);
+        for (int64_t k = 0; k < n; ++k)
+            flag[k] = (uint8_t)vl_membrane_step(&p, &v[k], &refr[k], &wa[k], G[k], GE[k], 0.0f);
     }
 }
 
@@ -203,9 +229,9 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
         }
         const float *z = np->noise != 0.0f ? Z : NULL;
         switch (model) {
-        case VL_LIF_COND_EXP: membrane_pass(VL_LIF_COND_EXP, *np, n, v, refr, G, GE, z, flag); break;
-        case VL_LIF_CURR_EXP: membrane_pass(VL_LIF_CURR_EXP, *np, n, v, refr, G, GE, z, flag); break;
-        default: membrane_pass(VL_LIF_DELTA, *np, n, v, refr, G, GE, z, flag); break;
+        case VL_LIF_COND_EXP: membrane_pass(VL_LIF_COND_EXP, *np, n, v, refr, p->wa, G, GE, z, flag); break;
+        case VL_LIF_CURR_EXP: membrane_pass(VL_LIF_CURR_EXP, *np, n, v, refr, p->wa, G, GE, z, flag); break;
+        default: membrane_pass(VL_LIF_DELTA, *np, n, v, refr, p->wa, G, GE, z, flag); break;
         }
 #pragma omp for simd schedule(static) reduction(max : mx)
         for (int64_t k = 0; k < n; ++k) mx = v[k] > mx ? v[k] : mx;
@@ -228,12 +254,20 @@ static void step_propagate(vl_sim *s, uint64_t t) {
         float *ring = cs->pops[c->tgt].ring + (size_t)c->rec * n;
         size_t slot_const = (size_t)((t + 1 + c->delay_const) % D);
         int64_t *ring_q = cs->pops[c->tgt].ring_q ? cs->pops[c->tgt].ring_q + (size_t)c->rec * n : NULL;
+        const vl_stp_params *stp = s->stp[q].model != VL_STP_NONE ? &s->stp[q] : NULL;
         for (uint32_t k = 0; k < src->n_spk; ++k) {
             uint32_t id = src->spk[k];
             if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
             uint32_t row = id - c->src_lo;
             uint64_t b = c->row_ptr[row], e = c->row_ptr[row + 1];
-            if (ring_q) {
+            if (stp) { /* the row's weights scaled by the source's short-term factor */
+                float f = vl_stp_on_spike(stp, &cs->stp_u[q][row], &cs->stp_x[q][row], &cs->stp_last[q][row], t);
+                for (uint64_t j = b; j < e; ++j) {
+                    size_t at = (c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const) * nr * n + c->col[j];
+                    if (ring_q) ring_q[at] += vl_to_fixed(c->w[j] * f);
+                    else ring[at] += c->w[j] * f;
+                }
+            } else if (ring_q) {
                 for (uint64_t j = b; j < e; ++j) {
                     size_t slot = c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const;
                     ring_q[slot * nr * n + c->col[j]] += vl_to_fixed(c->w[j]);

@@ -62,7 +62,7 @@ static int build_runtime(vl_sim *sim) {
             for (size_t r = 0; r < p->n_rec; ++r) tau[r] = p->rec[r].tau, E[r] = p->rec[r].E, mg[r] = p->rec[r].mg;
             vl_lif_desc d = {p->model, p->refr_mode, (int32_t)p->n_rec, dt, p->C, p->g_L, p->E_L, p->V_th,
                              p->V_reset, p->t_ref, p->I_e, p->sigma, tau, E, mg, p->bg_rate, p->bg_weight,
-                             p->bg_rec};
+                             p->bg_rec, p->a, p->b, p->tau_w};
             vl_neuron_params_init(&rt->np, rt->rec, &d);
             free(tau); free(E); free(mg);
         } else if (p->type == VL_POP_POISSON && p->is_pattern) {
@@ -182,7 +182,19 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
     s->n_state = s->opt.output ? s->s->n_state : 0;
     s->deterministic = s->opt.deterministic || s->s->deterministic;
     s->stdp = vl__calloc(s->s->n_proj + 1, sizeof *s->stdp);
-    if (!s->stdp) return VL_ERR_NOMEM;
+    s->stp = vl__calloc(s->s->n_proj + 1, sizeof *s->stp);
+    if (!s->stdp || !s->stp) return VL_ERR_NOMEM;
+    for (size_t q = 0; q < s->s->n_proj; ++q) {
+        const vl_proj_spec *ps = &s->s->proj[q];
+        vl_stp_params *p = &s->stp[q];
+        p->model = ps->stp_model;
+        p->dt = (float)s->s->dt;
+        p->U = (float)ps->stp_U;
+        p->tau_rec = (float)ps->stp_tau_rec;
+        p->tau_fac = (float)ps->stp_tau_fac;
+        p->alpha = (float)ps->stp_alpha;
+        p->tau = (float)ps->stp_tau;
+    }
     for (size_t q = 0; q < s->s->n_proj; ++q) {
         const vl_stdp_spec *st = &s->s->proj[q].stdp;
         if (!st->on) continue;
@@ -381,6 +393,7 @@ void vl_sim_destroy(vl_sim *s) {
     free(s->max_v);
     free(s->rec_spikes);
     free(s->stdp);
+    free(s->stp);
     free(s->pix);
     free(s);
 }

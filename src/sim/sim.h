@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "kernels/neuron.h"
 #include "kernels/plasticity.h"
+#include "kernels/stp.h"
 #include "model/model.h"
 #include "network/network.h"
 #include "record/record.h"
@@ -73,6 +74,7 @@ struct vl_sim {
     size_t n_state;           /* state recordings in force (0 without an output file) */
     int deterministic;        /* fixed-point synaptic accumulation (vl_to_fixed) */
     vl_stdp_params *stdp;     /* per projection (used where s->s->proj[q].stdp.on) */
+    vl_stp_params *stp;       /* per projection (model VL_STP_NONE: no short-term dynamics) */
     uint8_t *pix;             /* stimulus patterns, n_patterns rows of pix_stride pixels */
     uint32_t pix_stride;
     int ran;
