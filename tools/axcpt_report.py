@@ -16,6 +16,7 @@ Trial table written by Volley (all times in ms, trials in time order):
     /volley/trials/pattern    variable-length UTF-8 strings [n_trials, n_phases]: the pattern each
                               phase shows, "" for none; when several inputs show patterns, the
                               entries are "input:pattern" joined by "," (e.g. "vis:A,aud:X")
+    (Volley also writes /volley/trials/index, which this report does not need.)
 
 Phase p of a trial lasts from its onset to the onset of the next phase the trial has (the next
 finite onset in the row), the last one to the trial's end. Spikes come from
@@ -28,10 +29,11 @@ Pools are populations or parts of them: POP, POP.SUBGROUP, POP[SUBGROUP] or POP[
 
 Decision: from the probe onset to the end of the response phase (--response-phase; default the
 phase named "response", else "probe"), the spikes of the target and the non-target pools are
-counted cumulatively (spike counts summed over the pool's neurons, spikes at the same time step
-taken together). The first time one count leads the other by --margin spikes is the reaction
-time (ms after probe onset) and that pool is the response. A trial where neither pool gets the
-lead is "no response" and counts as incorrect; it is listed in its own column. Trials without a
+counted (spike counts summed over the pool's neurons). The pool with more spikes over the whole
+window wins when it leads by at least --margin spikes; otherwise the trial is "no response" and
+counts as incorrect (listed in its own column). The reaction time is the first time (ms after
+probe onset) at which the winning pool's cumulative count leads by --margin (spikes at the same
+time step taken together). Trials without a
 probe onset are left out (and said so).
 
 Printed, in this order:
@@ -280,11 +282,13 @@ def decide(target, nontarget, t0, t1, margin):
     # spikes at the same time step count together: look at the lead after each distinct time
     last = np.r_[times[1:] != times[:-1], True]
     times, lead = times[last], lead[last]
-    hit = np.nonzero(np.abs(lead) >= margin)[0]
-    if hit.size == 0:
+    # the winner is decided by the counts over the whole window; the reaction time is the first
+    # moment the winner leads by the margin
+    if abs(lead[-1]) < margin:
         return None, None
-    k = hit[0]
-    return ('target' if lead[k] > 0 else 'nontarget'), float(times[k] - t0)
+    sgn = 1 if lead[-1] > 0 else -1
+    k = np.nonzero(sgn * lead >= margin)[0][0]
+    return ('target' if sgn > 0 else 'nontarget'), float(times[k] - t0)
 
 
 def analyse(run, a):
@@ -473,8 +477,8 @@ def figure(path, a, tr, rows, summ, pools, memory, expect):
     ax_r.set_yticklabels([n for _, n in ticks])
     ax_r.set_xlim(w0, w1)
     ax_r.set_ylim(-1, max(y0, 1))
-    ax_r.set_title('spikes of the pools (phases shaded, condition at each trial start)', fontsize=10)
-    ax_r.legend(loc='upper right', fontsize=7, ncol=len(tr.phases), framealpha=0.8)
+    ax_r.set_title('spikes of the pools (phases shaded, condition at each trial start)', fontsize=10, loc='left')
+    ax_r.legend(loc='lower right', bbox_to_anchor=(1.0, 1.0), fontsize=7, ncol=len(tr.phases), frameon=False)
     ax_t.set_ylabel(f'rate (Hz, {a.bin:g} ms bins)')
     ax_t.set_xlabel('time (ms)')
     ax_t.legend(loc='upper right', fontsize=7, ncol=len(pools), framealpha=0.8)

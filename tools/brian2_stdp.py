@@ -36,17 +36,19 @@ Modes:
         tolerances.
     brian2_stdp.py --compare VOLLEY.h5 --projection NAME [--population POP]
                    [--ref run.npz | --seed S] [--duration T]
-        reads Volley's final weights /volley/weights/NAME/w (float32, nS; attribute w_max in nS on
-        the dataset or its group) and the output spikes /spikes/POP/timestamps (ms), runs Brian2
-        for the same duration (/volley attribute `duration`, unless --duration is given) or takes
-        a saved --ref run, and prints both sets of statistics side by side. POP defaults to the
-        `to:` of the projection in /volley/model, else to the only population under /spikes.
+        reads Volley's final weights /volley/weights/NAME/w (float32, nS, snapshots x synapses:
+        the last row; attribute w_max in nS on the dataset or its group) and the output spikes
+        /spikes/POP/timestamps (ms), runs Brian2 for the same duration (/volley attribute
+        `duration`, unless --duration is given) or takes a saved --ref run, and prints both sets
+        of statistics side by side. POP defaults to the
+        group's attribute target_population, else the `to:` of the projection in /volley/model,
+        else the only population under /spikes.
 
 The output rate is measured over the last min(10 s, 10 % of the run): the last 10 s of the
 standard 100 s run, the last 2 s of a 20 s run. It is divided by the population size.
 
 Tolerances of --compare. Seed-to-seed spread of Brian2 itself (standard deviation over seeds of
-one run each, measured with --seeds on the 2-core development machine, 2026-11-28):
+one run each, measured with --seeds on the 2-core development machine, 2026-11-27):
 
     duration  method             seeds  frac < 0.1     frac > 0.9     mean w/gmax    rate, last window
     20 s      euler              1-20   0.156 (0.0095) 0.127 (0.0056) 0.483 (0.0029) 28.8 (4.4) Hz, 2 s
@@ -285,7 +287,15 @@ def read_volley(path, projection, population):
             have = list(f['volley/weights'].keys()) if 'volley/weights' in f else []
             raise ValueError(f"{path}: no /{key} (projections with weights: {have or 'none'})")
         ds = f[key]
-        w = np.asarray(ds[...], dtype=np.float64).ravel()
+        w = np.asarray(ds[...], dtype=np.float64)
+        if w.ndim == 2:  # snapshots x synapses (t = 0, every `every`, the end): the last is final
+            if w.shape[0] == 0:
+                raise ValueError(f"{path}: /{key} holds no snapshot")
+            tk = f'volley/weights/{projection}/time'
+            if tk in f and f[tk].shape[0] == w.shape[0]:
+                print(f"Volley weights: the last of {w.shape[0]} snapshots, t = {float(f[tk][-1]):g} ms")
+            w = w[-1]
+        w = w.ravel()
         if 'w_max' in ds.attrs:
             w_max = float(np.ravel(ds.attrs['w_max'])[0])
         elif 'w_max' in ds.parent.attrs:
@@ -305,7 +315,8 @@ def read_volley(path, projection, population):
             if 0 < done < duration_ms:
                 duration_ms = done
         if population is None:
-            population = population_from_model(f, projection)
+            tp = f[f'volley/weights/{projection}'].attrs.get('target_population')
+            population = as_text(tp) if tp is not None else population_from_model(f, projection)
         if population is None:
             pops = list(f['spikes'].keys()) if 'spikes' in f else []
             if len(pops) != 1:
@@ -320,6 +331,13 @@ def read_volley(path, projection, population):
         if pg is not None and 'size' in pg.attrs:
             n = int(np.ravel(pg.attrs['size'])[0])
     return w / w_max, t, duration_ms, population, n, w_max
+
+
+def as_text(v):
+    import numpy as np
+    if isinstance(v, np.ndarray):
+        v = v.ravel()[0] if v.size else ''
+    return v.decode('utf-8') if isinstance(v, bytes) else str(v)
 
 
 def population_from_model(f, projection):

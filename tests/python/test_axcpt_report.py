@@ -16,7 +16,8 @@ neurons: A 0:50, B 50:100). In every decided trial, after the probe onset:
 
 plus winner-pool spikes in the delay and loser-pool spikes after the response ends, neither of
 which may count. Trial 8 alternates the pools and ends with a lead of 2 (no response at margin 3,
-a target response at 61 ms with margin 2); trial 13's winner reaches the margin only after the
+a target response at 61 ms with margin 2; with margin 2 the loser's early lead at 11 ms does not
+decide, the counts over the window do); trial 13's winner reaches the margin only after the
 response phase (no response). Memory pools fire at chosen rates on a grid starting exactly at the
 delay onset, with one extra spike exactly at the delay's end and one exactly at the cue onset
 (neither may count), and at chosen rates in the 200 ms before each cue (100 ms before trial 0).
@@ -258,7 +259,7 @@ def main():
     rc, out = run(base + ['--no-figure', '--expect', 'CX=10'])
     check(rc == 1, f"--expect on a condition without trials exits 1, got {rc}")
 
-    print("3. --margin 2: the loser's two early spikes decide every ordinary trial at 11 ms")
+    print("3. --margin 2: the winner over the window still wins; it first leads by 2 one spike earlier")
     rc, out = run(base + ['--no-figure', '--trials', '--margin', '2'])
     check(rc == 0, f"--margin 2 exits 0, got {rc}")
     trial_lines = [ln.split() for ln in out.splitlines() if ln.strip()[:1].isdigit() and 'vis:' in ln]
@@ -269,7 +270,9 @@ def main():
         elif k == 13:
             want = ['none', '-']
         else:
-            want = [{'T': 'nontarget', 'N': 'target'}[win], '11.0']
+            # the loser's lead of 2 at 11 ms does not decide: the counts over the window do, and the
+            # winner first leads by 2 at d - 1
+            want = [{'T': 'target', 'N': 'nontarget'}[win], f'{d - 1:.1f}']
         check(f[3:5] == want, f"margin 2, trial {k}: expected {want}, got {f[3:5]}")
 
     print("4. --response-phase probe: decisions after 200 ms are no responses")
