@@ -85,6 +85,14 @@ bench brunel-hakim-1e5 cuda configs/brunel_hakim.yaml --duration "1 s" \
   --set populations.neurons.size=100000 --set projections.0.connect.fixed_probability=0.01
 [ -e configs/pd14.yaml ] && bench pd14 cuda configs/pd14.yaml --duration "1 s"
 
+log "models on the GPU"
+MODELS_TMP=$(mktemp -d)
+"$V" run configs/seed_xo.yaml --backend cuda --quiet -o "$MODELS_TMP/xo.h5" 2>&1 | grep -E "^(out_e|mem_e)|simulate" | tee -a "$OUT/gpu-check.log"
+"$V" run configs/pfc_axcpt.yaml --backend cuda --quiet -o "$MODELS_TMP/ax.h5" 2>&1 | grep -E "simulate" | tee -a "$OUT/gpu-check.log"
+python3 tools/axcpt_report.py "$MODELS_TMP/ax.h5" --target resp.target --nontarget resp.nontarget \
+  --memory A=pfc.A --memory B=pfc.B --no-figure --expect AX=95,BY=95,AY=90,BX=90 2>&1 | sed -n 3,16p | tee -a "$OUT/gpu-check.log"
+rm -rf "$MODELS_TMP"
+
 python3 - "$OUT/bench.tsv" "$OUT/bench.json" <<'PY'
 import json, sys
 rows = []
