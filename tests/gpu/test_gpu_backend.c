@@ -273,6 +273,40 @@ static void test_pattern_identical(void **state) {
     free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
 }
 
+/* Short-term dynamics (both models) and the adaptation current on the GPU: in deterministic mode
+ * the spike trains equal the CPU's exactly. */
+static void test_stp_adaptation_identical(void **state) {
+    (void)state;
+    const char *path = write_model("stp",
+        "name: stp\ndt: 0.1 ms\nduration: 500 ms\nseed: 4\n"
+        "populations:\n"
+        "  cells: {size: 300, model: lif_cond_exp, params: {C: 200 pF, g_L: 10 nS, E_L: -70 mV, V_th: -50 mV,"
+        " V_reset: -60 mV, t_ref: 2 ms, a: 2 nS, b: 40 pA, tau_w: 150 ms}, receptors: {AMPA: {tau: 2 ms, E: 0 mV},"
+        " NMDA: {tau: 100 ms, E: 0 mV, mg_block: 1 mM}}, background: {rate: 3000 Hz, weight: 1.5 nS, receptor: AMPA}}\n"
+        "inputs:\n  drive: {size: 200, model: poisson, rate: 20 Hz}\n"
+        "projections:\n"
+        "  - {from: drive, to: cells, receptor: AMPA, connect: {fixed_probability: 0.1}, weight: 2 nS,"
+        " short_term: {model: tsodyks_markram, U: 0.3, tau_rec: 200 ms, tau_fac: 100 ms}}\n"
+        "  - {from: cells, to: cells, receptor: NMDA, connect: {fixed_probability: 0.2}, weight: 0.3 nS,"
+        " short_term: {model: saturating, alpha: 0.5, tau: 100 ms}}\n"
+        "record: {spikes: all}\n");
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/stp_cpu.h5", tmpdir);
+    snprintf(b, sizeof b, "%s/stp_gpu.h5", tmpdir);
+    g_deterministic = 1;
+    run(path, VL_BACKEND_CPU, a, NULL, 0, 4, NULL, 0);
+    run(path, VL_BACKEND_CUDA, b, NULL, 0, 4, NULL, 0);
+    g_deterministic = 0;
+    spikes x = read_spikes(a, "cells"), y = read_spikes(b, "cells");
+    uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
+    double ov = overlap(kx, x.n, ky, y.n);
+    printf("  stp + adaptation, deterministic: cpu %zu, cuda %zu spikes, identical %.4f%%\n", x.n, y.n, 100 * ov);
+    assert_true(x.n > 500);
+    assert_int_equal(x.n, y.n);
+    assert_true(ov == 1.0);
+    free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
+}
+
 static float *read_final_weights(const char *file, const char *proj, size_t *n) {
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
@@ -338,6 +372,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic_identical),
         cmocka_unit_test(test_stdp_matches_cpu),
         cmocka_unit_test(test_pattern_identical),
+        cmocka_unit_test(test_stp_adaptation_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
