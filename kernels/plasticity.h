@@ -11,8 +11,11 @@
  *      w <- clip(w + A_pre[source] * f_pot(w)).
  * Additive: f = 1. Multiplicative (weight-dependent): f_pot = (w_max - w) / (w_max - w_min),
  * f_dep = (w - w_min) / (w_max - w_min). The synaptic effect of a pre spike uses the weight before
- * its own update (Brian2: ge += w comes first). A pre spike means its emission: plastic
- * projections have no delay yet. */
+ * its own update (Brian2: ge += w comes first). A plastic projection has one constant delay d and
+ * the pre-synaptic event is the spike's arrival, emission + d, as in Brian2 where on_pre runs after
+ * the delay: the CPU backend keeps the spikes of the last d steps and lets them act on arrival,
+ * both for their synaptic effect (with the weight at arrival) and for the update. The CUDA
+ * backend takes plastic projections without delay only so far. */
 #ifndef VL_KERNELS_PLASTICITY_H
 #define VL_KERNELS_PLASTICITY_H
 

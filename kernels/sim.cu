@@ -694,6 +694,12 @@ static vl_status cuda_init(vl_sim *s) {
     }
     if ((st = upload(s, &cs->d_stp, (const dev_stp *)cs->h_stp, cs->n_stp + 1))) return st;
     if ((st = upload(s, &cs->d_proj, cs->h_proj, cs->n_proj ? cs->n_proj : 1))) return st;
+    for (size_t q = 0; q < cs->n_proj; ++q)
+        if (sp->proj[q].stdp.on && s->net.proj[q].delay_const > 0) {
+            vl__diag_error(&s->diag, sp->proj[q].mark, "plastic projection '%s' has a delay: the CUDA backend runs "
+                           "plastic projections without delay only so far; use --backend cpu", sp->proj[q].name);
+            return VL_ERR_UNSUPPORTED;
+        }
     cs->h_pl = (dev_plastic *)calloc(cs->n_proj + 1, sizeof(dev_plastic));
     uint32_t widest = 1;
     for (size_t q = 0; q < cs->n_proj; ++q) {

@@ -174,6 +174,36 @@ static void test_nearest_vs_all_pairing(void **state) {
     assert_true(fabs(dw[1] - e_near) < 1e-6);
 }
 
+/* With an axonal delay d the pre-synaptic event is the spike's arrival (emission + d), as in Brian2
+ * where on_pre runs after the delay: the pairing interval counts from the arrival. */
+static void test_delay_counts_from_arrival(void **state) {
+    (void)state;
+    char yaml[4096], base[4096];
+    snprintf(base, sizeof base, "%s", PAIR);
+    char *at = strstr(base, "weight: 0.5 nS,\n");
+    assert_non_null(at);
+    memmove(at + strlen("weight: 0.5 nS, delay: 3 ms,\n"), at + strlen("weight: 0.5 nS,\n"),
+            strlen(at + strlen("weight: 0.5 nS,\n")) + 1);
+    memcpy(at, "weight: 0.5 nS, delay: 3 ms,\n", strlen("weight: 0.5 nS, delay: 3 ms,\n"));
+    /* pre emitted at 10 ms arrives at 13 ms; post at 20 ms: 7 ms of potentiation interval */
+    snprintf(yaml, sizeof yaml, base, "10 ms", "19.9 ms", "all", "additive");
+    run_model(yaml, tmp_path("delay.h5"));
+    size_t n, snaps;
+    float *w = read_weights(tmp_path("delay.h5"), "plastic", -1, &n, &snaps);
+    double want = 0.01 * pow(exp(-0.1 / 20.0), 70);
+    printf("  pre (arriving 13 ms) -> post 20 ms: dw %.8f, expected %.8f\n", w[0] - 0.5, want);
+    assert_true(fabs((w[0] - 0.5) - want) < 1e-6);
+    free(w);
+    /* post at 10 ms, pre emitted at 12 ms arrives at 15 ms: 5 ms of depression interval */
+    snprintf(yaml, sizeof yaml, base, "12 ms", "9.9 ms", "all", "additive");
+    run_model(yaml, tmp_path("delay.h5"));
+    w = read_weights(tmp_path("delay.h5"), "plastic", -1, &n, &snaps);
+    want = -0.02 * pow(exp(-0.1 / 10.0), 50);
+    printf("  post 10 ms -> pre (arriving 15 ms): dw %.8f, expected %.8f\n", w[0] - 0.5, want);
+    assert_true(fabs((w[0] - 0.5) - want) < 1e-6);
+    free(w);
+}
+
 static void test_bounds_hold(void **state) {
     (void)state;
     /* Repeated pre->post pairings at 5 ms, 40 ms apart, push w up; it must stop at w_max exactly. */
@@ -253,7 +283,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pre_then_post_potentiates), cmocka_unit_test(test_post_then_pre_depresses),
         cmocka_unit_test(test_multiplicative_scales_with_weight), cmocka_unit_test(test_nearest_vs_all_pairing),
-        cmocka_unit_test(test_bounds_hold), cmocka_unit_test(test_song_abbott_short),
+        cmocka_unit_test(test_delay_counts_from_arrival), cmocka_unit_test(test_bounds_hold),
+        cmocka_unit_test(test_song_abbott_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -679,9 +679,9 @@ static int read_stdp(rd *r, vnode *pl, const vl_pop_spec *tp, vl_proj_spec *pr) 
         else if (n->type == VN_SCALAR && !strcmp(n->str, "multiplicative")) st->multiplicative = 1;
         else FAIL(n, "update: expected additive or multiplicative (weight-dependent)");
     }
-    if (pr->delay_from_file || pr->delay.kind != VL_DIST_CONST || pr->delay.a != 0)
-        FAIL(pl, "plastic projections need delay 0 for now (the pre-synaptic update happens when the spike is "
-                 "emitted, as in Brian2 without delays)");
+    if (pr->delay_from_file || pr->delay.kind != VL_DIST_CONST)
+        FAIL(pl, "a plastic projection needs one constant delay (e.g. delay: 1 ms): its spikes reach every synapse "
+                 "at the same step, where the pre-synaptic update happens");
     st->on = 1;
     return 0;
 }

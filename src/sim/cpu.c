@@ -28,6 +28,9 @@ typedef struct cpu_state {
     float *acc_G, *acc_GE, *acc_Z; /* per-neuron accumulators and noise draws (largest population) */
     float **A_pre, **A_post;       /* per plastic projection: traces per source row and target column */
     float **stp_u, **stp_x;        /* per projection with short-term dynamics: state per source row */
+    /* Plastic projections with a delay d: the spikes of the last d + 1 steps (rows), so that their
+     * arrival (emission + d) drives both the synaptic effect and the pre-synaptic update. */
+    uint32_t **hist, **hist_n;
     uint64_t **stp_last;
 } cpu_state;
 
@@ -43,6 +46,7 @@ static void cpu_destroy(vl_sim *s) {
         free(cs->stp_u[q]);
         free(cs->stp_x[q]);
         free(cs->stp_last[q]);
+        if (cs->hist) free(cs->hist[q]), free(cs->hist_n[q]);
     }
     if (cs) {
         free(cs->A_pre);
@@ -50,6 +54,8 @@ static void cpu_destroy(vl_sim *s) {
         free(cs->stp_u);
         free(cs->stp_x);
         free(cs->stp_last);
+        free(cs->hist);
+        free(cs->hist_n);
         free(cs->pops);
         free(cs->acc_G);
         free(cs->acc_GE);
@@ -98,7 +104,18 @@ static vl_status cpu_init(vl_sim *s) {
     cs->stp_u = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_u);
     cs->stp_x = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_x);
     cs->stp_last = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_last);
-    if (!cs->A_pre || !cs->A_post || !cs->stp_u || !cs->stp_x || !cs->stp_last) return VL_ERR_NOMEM;
+    cs->hist = vl__calloc(s->net.n_proj + 1, sizeof *cs->hist);
+    cs->hist_n = vl__calloc(s->net.n_proj + 1, sizeof *cs->hist_n);
+    if (!cs->A_pre || !cs->A_post || !cs->stp_u || !cs->stp_x || !cs->stp_last || !cs->hist || !cs->hist_n)
+        return VL_ERR_NOMEM;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        if (!s->s->proj[q].stdp.on || c->delay_const == 0) continue;
+        size_t slots = (size_t)c->delay_const + 1;
+        cs->hist[q] = vl__calloc(slots * c->n_rows + 1, sizeof(uint32_t));
+        cs->hist_n[q] = vl__calloc(slots, sizeof(uint32_t));
+        if (!cs->hist[q] || !cs->hist_n[q]) return VL_ERR_NOMEM;
+    }
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         const vl_stp_params *sp = &s->stp[q];
         if (sp->model == VL_STP_NONE) continue;
@@ -242,21 +259,54 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
         if (flag[k]) p->spk[p->n_spk++] = (uint32_t)k;
 }
 
+/* The rows whose spikes reach projection q's synapses at step t: the source's spikes of this step,
+ * or, for a plastic projection with delay d, those emitted d steps ago (which then act with no
+ * further delay). Rows are given as population ids; *n receives their number. */
+static const uint32_t *arriving(vl_sim *s, size_t q, uint64_t t, uint32_t *n) {
+    cpu_state *cs = s->be_state;
+    const vl_csr *c = &s->net.proj[q];
+    if (!cs->hist[q]) {
+        *n = cs->pops[c->src].n_spk;
+        return cs->pops[c->src].spk;
+    }
+    uint64_t d = c->delay_const;
+    size_t slot = (size_t)((t + 1) % (d + 1)); /* = (t - d) mod (d + 1): written d steps ago */
+    *n = t >= d ? cs->hist_n[q][slot] : 0;
+    return cs->hist[q] + slot * c->n_rows;
+}
+
+/* Keeps this step's spikes of delayed plastic projections' sources. */
+static void push_history(vl_sim *s, uint64_t t) {
+    cpu_state *cs = s->be_state;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        if (!cs->hist[q]) continue;
+        const vl_csr *c = &s->net.proj[q];
+        const cpu_pop *src = &cs->pops[c->src];
+        size_t slot = (size_t)(t % ((uint64_t)c->delay_const + 1));
+        uint32_t *dst = cs->hist[q] + slot * c->n_rows, m = 0;
+        for (uint32_t k = 0; k < src->n_spk; ++k)
+            if (src->spk[k] >= c->src_lo && src->spk[k] - c->src_lo < c->n_rows) dst[m++] = src->spk[k];
+        cs->hist_n[q][slot] = m;
+    }
+}
+
 /* Spikes scatter into the targets' rings at slot t + 1 + delay (schedule step 3). */
 static void step_propagate(vl_sim *s, uint64_t t) {
     cpu_state *cs = s->be_state;
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         const vl_csr *c = &s->net.proj[q];
-        const cpu_pop *src = &cs->pops[c->src];
-        if (!src->n_spk || !c->n_syn) continue;
+        uint32_t n_spk;
+        const uint32_t *spk = arriving(s, q, t, &n_spk);
+        if (!n_spk || !c->n_syn) continue;
         const vl_pop_rt *tr = &s->rt[c->tgt];
         size_t n = tr->size, nr = (size_t)tr->np.n_rec, D = tr->ring_len;
         float *ring = cs->pops[c->tgt].ring + (size_t)c->rec * n;
-        size_t slot_const = (size_t)((t + 1 + c->delay_const) % D);
+        /* delayed plastic spikes have already waited their delay */
+        size_t slot_const = (size_t)((t + 1 + (cs->hist[q] ? 0 : c->delay_const)) % D);
         int64_t *ring_q = cs->pops[c->tgt].ring_q ? cs->pops[c->tgt].ring_q + (size_t)c->rec * n : NULL;
         const vl_stp_params *stp = s->stp[q].model != VL_STP_NONE ? &s->stp[q] : NULL;
-        for (uint32_t k = 0; k < src->n_spk; ++k) {
-            uint32_t id = src->spk[k];
+        for (uint32_t k = 0; k < n_spk; ++k) {
+            uint32_t id = spk[k];
             if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
             uint32_t row = id - c->src_lo;
             uint64_t b = c->row_ptr[row], e = c->row_ptr[row + 1];
@@ -286,7 +336,7 @@ static void step_propagate(vl_sim *s, uint64_t t) {
 /* Pair-based STDP (schedule step 4, kernels/plasticity.h): traces decay, then pre spikes update
  * their rows against the post traces, then post spikes update their columns against the pre
  * traces, in spike-list order (serial, so the CPU stays bit-reproducible). */
-static void step_plasticity(vl_sim *s) {
+static void step_plasticity(vl_sim *s, uint64_t t) {
     cpu_state *cs = s->be_state;
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         if (!s->s->proj[q].stdp.on) continue;
@@ -295,9 +345,11 @@ static void step_plasticity(vl_sim *s) {
         float *A_pre = cs->A_pre[q], *A_post = cs->A_post[q];
         for (uint32_t i = 0; i < c->n_rows; ++i) A_pre[i] *= P->decay_pre;
         for (uint32_t k = 0; k < c->n_cols; ++k) A_post[k] *= P->decay_post;
-        const cpu_pop *src = &cs->pops[c->src], *tgt = &cs->pops[c->tgt];
-        for (uint32_t k = 0; k < src->n_spk; ++k) {
-            uint32_t id = src->spk[k];
+        const cpu_pop *tgt = &cs->pops[c->tgt];
+        uint32_t n_pre;
+        const uint32_t *pre = arriving(s, q, t, &n_pre); /* "pre" is the spike's arrival */
+        for (uint32_t k = 0; k < n_pre; ++k) {
+            uint32_t id = pre[k];
             if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
             uint32_t row = id - c->src_lo;
             A_pre[row] = vl_trace_on_spike(A_pre[row], P->dA_pre, P->nearest);
@@ -355,8 +407,9 @@ static vl_status cpu_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) 
             if (s->rt[i].type == VL_POP_NEURON) step_neurons(s, i, t);
             else step_input(s, i, t);
         }
+        push_history(s, t);
         step_propagate(s, t);
-        step_plasticity(s);
+        step_plasticity(s, t);
         for (size_t i = 0; i < sp->n_pops; ++i) {
             const cpu_pop *p = &cs->pops[i];
             c->count[i][k] = p->n_spk;
