@@ -17,21 +17,7 @@
 #include <cmocka.h>
 
 #include "volley/volley.h"
-
-static void *read_all(hid_t f, const char *name, hid_t type, size_t size, size_t *n) {
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[2] = {0, 1};
-    int rank = H5Sget_simple_extent_ndims(sp);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    *n = dims[0] * (rank == 2 ? dims[1] : 1);
-    void *buf = calloc(*n + 1, size);
-    if (*n) assert_true(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
-    return buf;
-}
+#include "testutil.h"
 
 typedef struct train { size_t n; double *t; uint64_t *id; } train;
 
@@ -40,9 +26,9 @@ static train spikes(hid_t f, const char *pop) {
     char p[128];
     size_t n2;
     snprintf(p, sizeof p, "/spikes/%s/timestamps", pop);
-    s.t = read_all(f, p, H5T_NATIVE_DOUBLE, sizeof(double), &s.n);
+    s.t = vt_read(f, p, H5T_NATIVE_DOUBLE, sizeof(double), &s.n);
     snprintf(p, sizeof p, "/spikes/%s/node_ids", pop);
-    s.id = read_all(f, p, H5T_NATIVE_UINT64, sizeof(uint64_t), &n2);
+    s.id = vt_read(f, p, H5T_NATIVE_UINT64, sizeof(uint64_t), &n2);
     return s;
 }
 
@@ -59,28 +45,12 @@ static void test_axcpt_reduced(void **state) {
     snprintf(model, sizeof model, "%s/configs/pfc_axcpt.yaml", VOLLEY_SOURCE_DIR);
     snprintf(out, sizeof out, "%s/pfc_axcpt.h5", VOLLEY_TEST_TMP);
     const char *sets[] = {"stimulus.trials=[AX, AY, AX, BX, BY, AX, AX, AY, BX, BY, AX, BY, AY, AX, BX, AX, BY, AY, BX, AX]"};
-    vl_model *m = NULL;
-    vl_status st = vl_model_load(model, sets, 1, &m);
-    if (st != VL_OK) fprintf(stderr, "%s\n", vl_model_error(m));
-    assert_int_equal(st, VL_OK);
-    vl_sim_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.backend = VL_BACKEND_CPU;
-    opt.output = out;
-    vl_sim *s = NULL;
-    assert_int_equal(vl_sim_create(m, &opt, &s), VL_OK);
-    assert_int_equal(vl_sim_run(s), VL_OK);
-    vl_sim_destroy(s);
-    vl_model_destroy(m);
+    vt_run(model, sets, 1, out);
 
     hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     size_t n_on, n_cond;
-    double *on = read_all(f, "/volley/trials/onset", H5T_NATIVE_DOUBLE, sizeof(double), &n_on);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    char **cond = read_all(f, "/volley/trials/condition", t, sizeof(char *), &n_cond);
-    H5Tclose(t);
+    double *on = vt_read(f, "/volley/trials/onset", H5T_NATIVE_DOUBLE, sizeof(double), &n_on);
+    char **cond = vt_read_strings(f, "/volley/trials/condition", &n_cond);
     assert_int_equal(n_cond, 20);
     assert_int_equal(n_on, 100); /* phases: cue, delay, probe, response, iti */
     train resp = spikes(f, "resp"), pfc = spikes(f, "pfc");

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "volley/volley.h"
+#include "testutil.h"
 
 static char model_path[1024], out_path[1024];
 
@@ -27,20 +28,8 @@ static vl_status load(const char *yaml, vl_model **m) {
 }
 
 static void run(const char *yaml) {
-    vl_model *m = NULL;
-    vl_status st = load(yaml, &m);
-    if (st != VL_OK) fprintf(stderr, "%s\n", vl_model_error(m));
-    assert_int_equal(st, VL_OK);
-    snprintf(out_path, sizeof out_path, "%s/protocol.h5", VOLLEY_TEST_TMP);
-    vl_sim_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.backend = VL_BACKEND_CPU;
-    opt.output = out_path;
-    vl_sim *s = NULL;
-    assert_int_equal(vl_sim_create(m, &opt, &s), VL_OK);
-    assert_int_equal(vl_sim_run(s), VL_OK);
-    vl_sim_destroy(s);
-    vl_model_destroy(m);
+    snprintf(out_path, sizeof out_path, "%s", vt_path("protocol.h5"));
+    vt_run(vt_write("protocol_model.yaml", yaml), NULL, 0, out_path);
 }
 
 static char yaml_buf[8192];
@@ -70,24 +59,6 @@ static const char *protocol(const char *trials, const char *extra) {
     return yaml_buf;
 }
 
-static void read_strings(hid_t g, const char *name, char ***out, size_t *n) {
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[2] = {0, 1};
-    int rank = H5Sget_simple_extent_ndims(sp);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    *n = dims[0] * (rank == 2 ? dims[1] : 1);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    *out = calloc(*n, sizeof **out);
-    assert_true(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0);
-    H5Tclose(t);
-    H5Sclose(sp);
-    H5Dclose(d);
-}
-
 static void test_trial_table(void **state) {
     (void)state;
     run(protocol("[AB, NN, AA, BN, AB]", ""));
@@ -95,10 +66,8 @@ static void test_trial_table(void **state) {
     assert_true(f >= 0);
     hid_t g = H5Gopen2(f, "/volley/trials", H5P_DEFAULT);
     assert_true(g >= 0);
-    char **cond, **pat;
     size_t nc, np;
-    read_strings(g, "condition", &cond, &nc);
-    read_strings(g, "pattern", &pat, &np);
+    char **cond = vt_read_strings(g, "condition", &nc), **pat = vt_read_strings(g, "pattern", &np);
     assert_int_equal(nc, 5);
     assert_int_equal(np, 15);
     const char *want_c[] = {"AB", "NN", "AA", "BN", "AB"};
@@ -162,21 +131,13 @@ static void test_drawn_proportions(void **state) {
     vl_model *m = NULL;
     assert_int_equal(load(protocol("{count: 2000, proportions: {AB: 0.7, AA: 0.1, BN: 0.1, NN: 0.1}}",
                                    "duration: 1 ms\n"), &m), VL_OK);
-    snprintf(out_path, sizeof out_path, "%s/protocol_draw.h5", VOLLEY_TEST_TMP);
-    vl_sim_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.backend = VL_BACKEND_CPU;
-    opt.output = out_path;
-    vl_sim *s = NULL;
-    assert_int_equal(vl_sim_create(m, &opt, &s), VL_OK);
-    assert_int_equal(vl_sim_run(s), VL_OK);
-    vl_sim_destroy(s);
     vl_model_destroy(m);
+    snprintf(out_path, sizeof out_path, "%s", vt_path("protocol_draw.h5"));
+    vt_run(model_path, NULL, 0, out_path);
     hid_t f = H5Fopen(out_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t g = H5Gopen2(f, "/volley/trials", H5P_DEFAULT);
-    char **cond;
     size_t n;
-    read_strings(g, "condition", &cond, &n);
+    char **cond = vt_read_strings(g, "condition", &n);
     assert_int_equal(n, 2000);
     int count[4] = {0};
     const char *names[] = {"AB", "AA", "BN", "NN"};

@@ -15,51 +15,21 @@
 #include <cmocka.h>
 
 #include "volley/volley.h"
-
-static void *read_all(hid_t f, const char *name, hid_t type, size_t size, size_t *n) {
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[2] = {0, 1};
-    int rank = H5Sget_simple_extent_ndims(sp);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    *n = dims[0] * (rank == 2 ? dims[1] : 1);
-    void *buf = calloc(*n + 1, size);
-    if (*n) assert_true(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
-    return buf;
-}
+#include "testutil.h"
 
 static void test_matching_pool_wins(void **state) {
     (void)state;
     char model[1024], out[1024];
     snprintf(model, sizeof model, "%s/configs/seed_xo.yaml", VOLLEY_SOURCE_DIR);
     snprintf(out, sizeof out, "%s/seed_xo.h5", VOLLEY_TEST_TMP);
-    vl_model *m = NULL;
-    vl_status st = vl_model_load(model, NULL, 0, &m);
-    if (st != VL_OK) fprintf(stderr, "%s\n", vl_model_error(m));
-    assert_int_equal(st, VL_OK);
-    vl_sim_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.backend = VL_BACKEND_CPU;
-    opt.output = out;
-    vl_sim *s = NULL;
-    assert_int_equal(vl_sim_create(m, &opt, &s), VL_OK);
-    assert_int_equal(vl_sim_run(s), VL_OK);
-    vl_sim_destroy(s);
-    vl_model_destroy(m);
+    vt_run(model, NULL, 0, out);
 
     hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     size_t n_on, n_cond, n_ts, n_id;
-    double *onset = read_all(f, "/volley/trials/onset", H5T_NATIVE_DOUBLE, sizeof(double), &n_on);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    char **cond = read_all(f, "/volley/trials/condition", t, sizeof(char *), &n_cond);
-    H5Tclose(t);
-    double *ts = read_all(f, "/spikes/out_e/timestamps", H5T_NATIVE_DOUBLE, sizeof(double), &n_ts);
-    uint64_t *id = read_all(f, "/spikes/out_e/node_ids", H5T_NATIVE_UINT64, sizeof(uint64_t), &n_id);
+    double *onset = vt_read(f, "/volley/trials/onset", H5T_NATIVE_DOUBLE, sizeof(double), &n_on);
+    char **cond = vt_read_strings(f, "/volley/trials/condition", &n_cond);
+    double *ts = vt_read(f, "/spikes/out_e/timestamps", H5T_NATIVE_DOUBLE, sizeof(double), &n_ts);
+    uint64_t *id = vt_read(f, "/spikes/out_e/node_ids", H5T_NATIVE_UINT64, sizeof(uint64_t), &n_id);
     assert_int_equal(n_cond, 40);
     assert_int_equal(n_on, 80); /* 40 trials x 2 phases (show, rest) */
     int correct = 0, circles = 0;
@@ -80,7 +50,7 @@ static void test_matching_pool_wins(void **state) {
     assert_true(correct >= 38);
     assert_true(winner_rate > 10 && winner_rate < 200);
     size_t nw;
-    float *w = read_all(f, "/volley/weights/inp_mem/w", H5T_NATIVE_FLOAT, sizeof(float), &nw);
+    float *w = vt_read(f, "/volley/weights/inp_mem/w", H5T_NATIVE_FLOAT, sizeof(float), &nw);
     size_t n_syn = nw / 2, moved = 0; /* snapshots: initial and final */
     for (size_t i = 0; i < n_syn; ++i) moved += fabsf(w[n_syn + i] - w[i]) > 1e-3f;
     printf("  STDP moved %zu of %zu input -> memory weights\n", moved, n_syn);

@@ -15,38 +15,11 @@
 #include <cmocka.h>
 
 #include "volley/volley.h"
+#include "testutil.h"
 
-static const char *tmp_path(const char *name) {
-    static char p[4][1024]; /* a few at once: callers pass them to each other */
-    static int next;
-    char *b = p[next++ & 3];
-    snprintf(b, sizeof p[0], "%s/stdp_%s", VOLLEY_TEST_TMP, name);
-    return b;
-}
+static const char *tmp_path(const char *name) { return vt_path(name); }
 
-static void run_model(const char *yaml, const char *h5) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s", tmp_path("model.yaml"));
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(yaml, f);
-    fclose(f);
-    vl_model *m = NULL;
-    vl_status st = vl_model_load(path, NULL, 0, &m);
-    if (st != VL_OK) fprintf(stderr, "%s\n", vl_model_error(m));
-    assert_int_equal(st, VL_OK);
-    vl_sim_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.backend = VL_BACKEND_CPU;
-    opt.output = h5;
-    vl_sim *s = NULL;
-    st = vl_sim_create(m, &opt, &s);
-    if (st != VL_OK) fprintf(stderr, "%s\n", vl_sim_error(s));
-    assert_int_equal(st, VL_OK);
-    assert_int_equal(vl_sim_run(s), VL_OK);
-    vl_sim_destroy(s);
-    vl_model_destroy(m);
-}
+static void run_model(const char *yaml, const char *h5) { vt_run(vt_write("stdp_model.yaml", yaml), NULL, 0, h5); }
 
 /* Reads snapshot `row` (-1: the last) of /volley/weights/<proj>/w into a new array. */
 static float *read_weights(const char *h5, const char *proj, int row, size_t *n_syn, size_t *n_snap) {
@@ -245,18 +218,7 @@ static void test_song_abbott_short(void **state) {
     char path[1024];
     snprintf(path, sizeof path, "%s/configs/stdp_song_abbott.yaml", VOLLEY_SOURCE_DIR);
     const char *sets[] = {"duration=20 s"};
-    vl_model *m = NULL;
-    assert_int_equal(vl_model_load(path, sets, 1, &m), VL_OK);
-    vl_sim_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.backend = VL_BACKEND_CPU;
-    opt.output = tmp_path("song.h5");
-    vl_sim *s = NULL;
-    assert_int_equal(vl_sim_create(m, &opt, &s), VL_OK);
-    assert_int_equal(vl_sim_run(s), VL_OK);
-    double rate = vl_sim_result(s)->pops[0].rate_hz;
-    vl_sim_destroy(s);
-    vl_model_destroy(m);
+    double rate = vt_run(path, sets, 1, tmp_path("song.h5"));
     size_t n, snaps;
     float *w0 = read_weights(tmp_path("song.h5"), "inputs_to_out", 0, &n, &snaps);
     float *w1 = read_weights(tmp_path("song.h5"), "inputs_to_out", -1, &n, &snaps);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "volley/volley.h"
+#include "testutil.h"
 
 #define N_SPIKES 12
 #define PERIOD 20.0 /* ms */
@@ -22,7 +23,7 @@
 /* Runs a regular train through a projection with the given short_term block and returns the
  * v jumps (mV) it caused, one per spike, read from the recorded v (every step). */
 static void jumps(const char *short_term, double *out) {
-    char path[1024], h5[1024], spikes[2048] = "", yaml[4096];
+    char h5[1024], spikes[2048] = "", yaml[4096];
     for (int k = 0; k < N_SPIKES; ++k) {
         char one[64];
         snprintf(one, sizeof one, "%s[0, %g ms]", k ? ", " : "", FIRST + PERIOD * k);
@@ -38,25 +39,8 @@ static void jumps(const char *short_term, double *out) {
              " delay: 1 ms, short_term: %s}\n"
              "record: {spikes: none, state: [{population: cell, variables: [v], neurons: [0], every: 0.1 ms}]}\n",
              FIRST + PERIOD * N_SPIKES + 5, spikes, short_term);
-    snprintf(path, sizeof path, "%s/stp_model.yaml", VOLLEY_TEST_TMP);
-    snprintf(h5, sizeof h5, "%s/stp.h5", VOLLEY_TEST_TMP);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(yaml, f);
-    fclose(f);
-    vl_model *m = NULL;
-    vl_status st = vl_model_load(path, NULL, 0, &m);
-    if (st != VL_OK) fprintf(stderr, "%s\n", vl_model_error(m));
-    assert_int_equal(st, VL_OK);
-    vl_sim_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.backend = VL_BACKEND_CPU;
-    opt.output = h5;
-    vl_sim *s = NULL;
-    assert_int_equal(vl_sim_create(m, &opt, &s), VL_OK);
-    assert_int_equal(vl_sim_run(s), VL_OK);
-    vl_sim_destroy(s);
-    vl_model_destroy(m);
+    snprintf(h5, sizeof h5, "%s", vt_path("stp.h5"));
+    vt_run(vt_write("stp_model.yaml", yaml), NULL, 0, h5);
     hid_t fh = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t d = H5Dopen2(fh, "/report/cell/data", H5P_DEFAULT);
     hid_t sp = H5Dget_space(d);
