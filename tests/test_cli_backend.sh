@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Backend selection from the command line: without a usable GPU, --backend auto runs on the CPU
+# (saying so) and --backend cuda fails with exit status 1 and a message naming the problem; with a
+# GPU, both run on it. A model error exits 2 with file:line:column. Usage: test_cli_backend.sh VOLLEY ROOT
+set -u
+V=${1:?volley}; ROOT=${2:?root}
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+MODEL="$ROOT/configs/cuba.yaml"
+if "$V" info | grep -q '^cuda:'; then has_gpu=1; else has_gpu=0; fi
+out=$("$V" run "$MODEL" --backend auto --duration "50 ms" -o "$TMP/a.h5" 2>&1) || fail "--backend auto exited $?: $out"
+if [ $has_gpu = 0 ]; then
+  echo "$out" | grep -q "on cpu" || fail "--backend auto did not run on the CPU: $out"
+  "$V" info | grep -q "CUDA backend: compiled in" && { echo "$out" | grep -q "no usable CUDA device" || fail "no fallback notice: $out"; }
+  out=$("$V" run "$MODEL" --backend cuda --duration "50 ms" -o "$TMP/c.h5" 2>&1); rc=$?
+  [ $rc = 1 ] || fail "--backend cuda without a GPU exited $rc, expected 1: $out"
+  echo "$out" | grep -q -- "--backend cuda" || fail "the message does not name --backend cuda: $out"
+  [ -e "$TMP/c.h5" ] && fail "--backend cuda without a GPU left an output file"
+else
+  echo "$out" | grep -q "on cuda" || fail "--backend auto did not pick the GPU: $out"
+  "$V" run "$MODEL" --backend cuda --duration "50 ms" -o "$TMP/c.h5" >/dev/null 2>&1 || fail "--backend cuda failed on a GPU"
+fi
+printf 'name: bad\npopulations:\n  a: {size: 10, model: lif_cond_exp, params: {C: 200 nS}}\n' > "$TMP/bad.yaml"
+out=$("$V" run "$TMP/bad.yaml" 2>&1); rc=$?
+[ $rc = 2 ] || fail "a model error exited $rc, expected 2"
+echo "$out" | grep -q "bad.yaml:3:" || fail "the model error does not name file:line: $out"
+echo "backend selection and exit codes as documented (GPU present: $has_gpu)"
