@@ -1,7 +1,10 @@
-# Thin wrapper: `make run` builds and runs the flagship model, `make test` builds and runs the tests.
+# Thin wrapper: `make run` builds and runs the flagship model (the spiking PFC model solving
+# AX-CPT, about a minute on 2 cores) and prints its report; `make test` builds and runs the tests.
+# `make run MODEL=configs/coba.yaml` runs another model.
 BUILD ?= build
 JOBS  ?= $(shell nproc)
-MODEL ?= configs/coba.yaml
+MODEL ?= configs/pfc_axcpt.yaml
+OUTPUT = out/$(basename $(notdir $(MODEL))).h5
 
 .PHONY: all deps build run test clean
 
@@ -16,7 +19,10 @@ build: deps
 
 run: build
 	mkdir -p out
-	./$(BUILD)/volley run $(MODEL) -o out/$(basename $(notdir $(MODEL))).h5
+	./$(BUILD)/volley run $(MODEL) -o $(OUTPUT)
+	@if [ "$(MODEL)" = "configs/pfc_axcpt.yaml" ]; then \
+	  /usr/bin/python3 tools/axcpt_report.py $(OUTPUT) --target resp.target --nontarget resp.nontarget \
+	    --memory A=pfc.A --memory B=pfc.B --figure out/pfc_axcpt.png; fi
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure

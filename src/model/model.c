@@ -162,8 +162,12 @@ void vl_model_summary(const vl_model *m, char *buf, size_t len) {
         const vl_proj_spec *p = &s->proj[i];
         double e = vl_proj_expected_synapses(s, p);
         int exact = p->rule != VL_CONN_FIXED_PROB;
-        OUT("  %-24s %s -> %s.%s  %s  ", p->name, s->pops[p->src].name, s->pops[p->tgt].name,
-            s->pops[p->tgt].rec[p->receptor].name, rule_name(p->rule));
+        char src[96], tgt[96]; /* ranges shown when they are not the whole population */
+        if (p->src_lo == 0 && p->src_hi == s->pops[p->src].size) snprintf(src, sizeof src, "%s", s->pops[p->src].name);
+        else snprintf(src, sizeof src, "%s[%u:%u]", s->pops[p->src].name, p->src_lo, p->src_hi);
+        if (p->tgt_lo == 0 && p->tgt_hi == s->pops[p->tgt].size) snprintf(tgt, sizeof tgt, "%s", s->pops[p->tgt].name);
+        else snprintf(tgt, sizeof tgt, "%s[%u:%u]", s->pops[p->tgt].name, p->tgt_lo, p->tgt_hi);
+        OUT("  %-24s %s -> %s.%s  %s  ", p->name, src, tgt, s->pops[p->tgt].rec[p->receptor].name, rule_name(p->rule));
         if (isnan(e)) OUT("synapses from file\n");
         else {
             OUT("%s%.0f synapses\n", exact ? "" : "~", e);
