@@ -319,7 +319,7 @@ vl_status vl_sim_run(vl_sim *s) {
     vl_status st = VL_OK;
     double t0 = vl__now();
     int interrupted = 0;
-    if (s->opt.output && take_snapshots(s, NULL, 1) != VL_OK) st = VL_ERR_NOMEM; /* initial weights */
+    if (s->opt.output) st = take_snapshots(s, NULL, 1); /* initial weights */
     while (st == VL_OK && s->steps_done < s->n_steps) {
         if (s->opt.interrupt && *s->opt.interrupt) { interrupted = 1; break; }
         vl_chunk *c = vl_writer_acquire(s->writer);
@@ -339,7 +339,7 @@ vl_status vl_sim_run(vl_sim *s) {
         if (done < n) { interrupted = 1; break; }
         if (s->opt.progress) s->opt.progress(s->steps_done, s->n_steps, vl__now() - t0, s->opt.progress_user);
     }
-    if (st == VL_OK && s->opt.output && take_snapshots(s, NULL, 1) != VL_OK) st = VL_ERR_NOMEM; /* final weights */
+    if (st == VL_OK && s->opt.output) st = take_snapshots(s, NULL, 1); /* final weights */
     s->res.sim_s = vl__now() - t0;
     if (st == VL_ERR_HDF5 && vl_writer_error(s->writer))
         vl__diag_error(&s->diag, (vl_mark){0}, "%s", vl_writer_error(s->writer));
