@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Backend selection from the command line: without a usable GPU, --backend auto runs on the CPU
+# The command line: backend selection and volley bench. Without a usable GPU, --backend auto runs on the CPU
 # (saying so) and --backend cuda fails with exit status 1 and a message naming the problem; with a
 # GPU, both run on it. A model error exits 2 with file:line:column. Usage: test_cli_backend.sh VOLLEY ROOT
 set -u
@@ -24,4 +24,14 @@ printf 'name: bad\npopulations:\n  a: {size: 10, model: lif_cond_exp, params: {C
 out=$("$V" run "$TMP/bad.yaml" 2>&1); rc=$?
 [ $rc = 2 ] || fail "a model error exited $rc, expected 2"
 echo "$out" | grep -q "bad.yaml:3:" || fail "the model error does not name file:line: $out"
-echo "backend selection and exit codes as documented (GPU present: $has_gpu)"
+# volley bench: one line and one JSON record per model, numbers from the run itself
+out=$("$V" bench "$MODEL" --duration "20 ms" --repeat 1 --json "$TMP/b.json" 2>&1) || fail "bench exited $?: $out"
+echo "$out" | grep -q "cuba.yaml *4000 " || fail "bench table lacks the model line: $out"
+/usr/bin/python3 - "$TMP/b.json" <<'PY' || fail "bench JSON"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r) == 1 and r[0]["neurons"] == 4000 and r[0]["synapses"] > 300000, r
+assert r[0]["us_per_step"] > 0 and r[0]["rtf"] > 0 and r[0]["rate_hz"] > 0, r
+PY
+"$V" bench "$TMP/missing.yaml" --repeat 1 >/dev/null 2>&1; [ $? = 2 ] || fail "bench on a missing model should exit 2"
+echo "backend selection, exit codes and bench as documented (GPU present: $has_gpu)"

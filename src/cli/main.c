@@ -27,11 +27,14 @@ static void usage(FILE *f) {
             "  volley run MODEL.yaml [-o OUT.h5] [--seed N] [--set dotted.path=VALUE ...] [--duration T]\n"
             "             [--backend auto|cpu|cuda] [--threads N] [--deterministic] [--no-output] [--quiet]\n"
             "  volley check MODEL.yaml [--set dotted.path=VALUE ...]\n"
+            "  volley bench [MODEL.yaml ...] [--backend auto|cpu|cuda] [--duration T] [--threads N] [--repeat R]\n"
+            "               [--json FILE]\n"
             "  volley info\n"
             "\n"
             "run      builds and simulates the model and streams spikes and state to OUT.h5\n"
             "         (default out/<model>.h5; --no-output records nothing, for timing); prints a summary\n"
             "check    validates the model and prints populations, projections, memory and warnings\n"
+            "bench    speed runs recording nothing (default: COBA, CUBA, Brunel-Hakim): medians per model\n"
             "info     version, build features and usable devices\n"
             "\n"
             "exit status: 0 success, 1 runtime failure, 2 usage or model error, 130 interrupted\n");
@@ -203,6 +206,102 @@ static int cmd_run(int argc, char **argv) {
     return st == VL_OK ? 0 : 1;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* volley bench [MODEL.yaml ...]: speed runs (nothing recorded), medians over --repeat runs, one
+ * table line per model; --json FILE writes the same numbers. */
+static int cmd_bench(int argc, char **argv) {
+    const char *models[64], *json = NULL;
+    size_t n_models = 0;
+    int repeat = 3;
+    vl_sim_options opt;
+    memset(&opt, 0, sizeof opt);
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--backend") && val) {
+            ++i;
+            if (!strcmp(val, "auto")) opt.backend = VL_BACKEND_AUTO;
+            else if (!strcmp(val, "cpu")) opt.backend = VL_BACKEND_CPU;
+            else if (!strcmp(val, "cuda")) opt.backend = VL_BACKEND_CUDA;
+            else { fprintf(stderr, "volley bench: --backend expects auto, cpu or cuda\n"); return 2; }
+        } else if (!strcmp(a, "--duration") && val) {
+            ++i;
+            if (parse_time_arg(val, &opt.duration_ms)) return 2;
+        } else if (!strcmp(a, "--threads") && val) {
+            opt.threads = atoi(argv[++i]);
+            if (opt.threads < 1) { fprintf(stderr, "volley bench: --threads expects a positive number\n"); return 2; }
+        } else if (!strcmp(a, "--repeat") && val) {
+            repeat = atoi(argv[++i]);
+            if (repeat < 1 || repeat > 100) { fprintf(stderr, "volley bench: --repeat expects 1 to 100\n"); return 2; }
+        } else if (!strcmp(a, "--json") && val) {
+            json = argv[++i];
+        } else if (a[0] == '-') {
+            fprintf(stderr, "volley bench: unknown option '%s'\n", a);
+            return 2;
+        } else if (n_models < 64) {
+            models[n_models++] = a;
+        }
+    }
+    if (!n_models) { /* the standard set, from the repository root */
+        models[n_models++] = "configs/coba.yaml";
+        models[n_models++] = "configs/cuba.yaml";
+        models[n_models++] = "configs/brunel_hakim.yaml";
+    }
+    FILE *js = json ? fopen(json, "w") : NULL;
+    if (json && !js) { fprintf(stderr, "volley bench: cannot write '%s': %s\n", json, strerror(errno)); return 1; }
+    if (js) fprintf(js, "[\n");
+    printf("%-28s %10s %12s %9s %12s %10s %9s  %s\n", "model", "neurons", "synapses", "rate Hz", "events/s", "us/step",
+           "RTF", "backend (device)");
+    int rc = 0;
+    for (size_t k = 0; k < n_models; ++k) {
+        vl_model *m = NULL;
+        if (vl_model_load(models[k], NULL, 0, &m) != VL_OK) {
+            fprintf(stderr, "%s\n", m ? vl_model_error(m) : "cannot load");
+            vl_model_destroy(m);
+            rc = 2;
+            continue;
+        }
+        double sims[100], rate = 0, ev = 0, ms = 0, neurons = 0, syn = 0, dt = vl_model_dt(m);
+        char backend[200] = "";
+        int ok = 1;
+        for (int r = 0; r < repeat && ok; ++r) {
+            vl_sim *s = NULL;
+            if (vl_sim_create(m, &opt, &s) != VL_OK || vl_sim_run(s) != VL_OK) {
+                fprintf(stderr, "volley bench: %s: %s\n", models[k], vl_sim_error(s));
+                ok = 0;
+            } else {
+                const vl_run_result *res = vl_sim_result(s);
+                double spikes = 0, size = 0;
+                for (size_t i = 0; i < res->n_pops; ++i)
+                    if (!res->pops[i].is_input) spikes += res->pops[i].spikes, size += res->pops[i].size;
+                ms = res->steps_done * dt;
+                rate = size > 0 && ms > 0 ? spikes / size / (ms * 1e-3) : 0;
+                ev = ms > 0 ? res->events / (ms * 1e-3) : 0;
+                neurons = (double)res->n_neurons;
+                syn = (double)res->n_synapses;
+                sims[r] = res->sim_s;
+                snprintf(backend, sizeof backend, "%s (%s)", res->backend, res->device);
+            }
+            vl_sim_destroy(s);
+        }
+        vl_model_destroy(m);
+        if (!ok) { rc = 1; continue; }
+        qsort(sims, (size_t)repeat, sizeof *sims, cmp_double);
+        double med = repeat % 2 ? sims[repeat / 2] : 0.5 * (sims[repeat / 2 - 1] + sims[repeat / 2]);
+        double us = ms > 0 ? 1e6 * med / (ms / dt) : 0, rtf = ms > 0 ? med / (ms * 1e-3) : 0;
+        printf("%-28s %10.0f %12.0f %9.2f %12.4g %10.3f %9.4f  %s\n", models[k], neurons, syn, rate, ev, us, rtf, backend);
+        if (js)
+            fprintf(js, "%s {\"model\": \"%s\", \"neurons\": %.0f, \"synapses\": %.0f, \"rate_hz\": %.4f, "
+                        "\"events_per_s\": %.6g, \"us_per_step\": %.4f, \"rtf\": %.5f, \"repeat\": %d, "
+                        "\"backend\": \"%s\"}\n", k ? "," : "", models[k], neurons, syn, rate, ev, us, rtf, repeat, backend);
+    }
+    if (js) { fprintf(js, "]\n"); fclose(js); }
+    return rc;
+}
+
 static int cmd_info(void) {
     vl_build_info bi;
     vl_build_info_get(&bi);
@@ -240,6 +339,7 @@ int main(int argc, char **argv) {
         return rc;
     }
     if (!strcmp(argv[1], "info")) return cmd_info();
+    if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "volley: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
