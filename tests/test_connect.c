@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -123,9 +125,7 @@ static int teardown(void **st) {
     (void)st;
     vl_network_free(&g_net, g_model->spec.n_pops);
     vl_model_destroy(g_model);
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return vt_remove_dir(g_dir);
 }
 
 /* ---- helpers ---- */

@@ -57,6 +57,13 @@ static inline double vt_run(const char *model_path, const char *const *sets, siz
     return rate;
 }
 
+/* Removes a test's temporary folder (a cmocka group teardown); 0 on success. */
+static inline int vt_remove_dir(const char *dir) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 /* A whole 1-D or 2-D dataset as type (element size size); *n receives the element count. */
 static inline void *vt_read(hid_t f, const char *name, hid_t type, size_t size, size_t *n) {
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
