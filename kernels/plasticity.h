@@ -14,8 +14,8 @@
  * its own update (Brian2: ge += w comes first). A plastic projection has one constant delay d and
  * the pre-synaptic event is the spike's arrival, emission + d, as in Brian2 where on_pre runs after
  * the delay: the CPU backend keeps the spikes of the last d steps and lets them act on arrival,
- * both for their synaptic effect (with the weight at arrival) and for the update. The CUDA
- * backend takes plastic projections without delay only so far. */
+ * both for their synaptic effect (with the weight at arrival) and for the update; the CUDA
+ * backend keeps the same history on the device (kernels/synapses.cu). */
 #ifndef VL_KERNELS_PLASTICITY_H
 #define VL_KERNELS_PLASTICITY_H
 

@@ -65,7 +65,8 @@ V="$BUILD/volley"
 bench() { # name backend model [args...]
   local name=$1 be=$2 model=$3; shift 3
   local f="$OUT/bench-runs.log.tmp"
-  VOLLEY_CUDA_MODE="${MODE:-}" timeout 240 "$V" run "$model" --backend "$be" --no-output --quiet "$@" >"$f" 2>&1
+  # MODE: VOLLEY_CUDA_MODE; BENCH_ENV: more VAR=value settings (cluster size, propagation strategy)
+  env VOLLEY_CUDA_MODE="${MODE:-}" ${BENCH_ENV:-} timeout 240 "$V" run "$model" --backend "$be" --no-output --quiet "$@" >"$f" 2>&1
   local rc=$?
   awk -v name="$name" -v be="$be" -v rc="$rc" '
     /^network:/ {n=$2; syn=$4}
@@ -76,12 +77,19 @@ bench() { # name backend model [args...]
     END {rate = (sz > 0 && ms > 0) ? tot / sz / (ms / 1000) : 0
          printf "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\n", name, be, n, syn, rate, ev, us, rtf, dev, rc}' "$f" \
     >>"$OUT/bench.tsv"
-  { echo "### $name $be: $V run $model --backend $be --no-output --quiet $*"; cat "$f"; } >>"$OUT/bench-runs.log"
+  { echo "### $name $be: VOLLEY_CUDA_MODE=${MODE:-} ${BENCH_ENV:-} $V run $model --backend $be --no-output --quiet $*"
+    cat "$f"; } >>"$OUT/bench-runs.log"
   rm -f "$f"
 }
 : >"$OUT/bench.tsv"; : >"$OUT/bench-runs.log"
 bench coba-4000 cuda configs/coba.yaml --duration "5 s"
 MODE=block bench coba-4000-block cuda configs/coba.yaml --duration "5 s"
+MODE=cluster bench coba-4000-cluster cuda configs/coba.yaml --duration "5 s"
+for n in 2 8; do
+  MODE=cluster BENCH_ENV="VOLLEY_CUDA_CLUSTER=$n" bench "coba-4000-cluster$n" cuda configs/coba.yaml --duration "5 s"
+done
+MODE=cluster bench cuba-4000-cluster cuda configs/cuba.yaml --duration "5 s"
+bench cuba-4000 cuda configs/cuba.yaml --duration "5 s"
 bench coba-4000 cpu configs/coba.yaml --duration "1 s" --threads "$JOBS"
 bench coba-1M cuda configs/coba.yaml --duration "1 s" \
   --set populations.exc.size=800000 --set populations.inh.size=200000 \
@@ -90,6 +98,24 @@ bench coba-1M cuda configs/coba.yaml --duration "1 s" \
 bench brunel-hakim-1e5 cuda configs/brunel_hakim.yaml --duration "1 s" \
   --set populations.neurons.size=100000 --set projections.0.connect.fixed_probability=0.01
 [ -e configs/pd14.yaml ] && bench pd14 cuda configs/pd14.yaml --duration "1 s"
+# Propagation strategies forced on every projection (kernels/propagate.h), against the choice above.
+[ -e configs/pd14.yaml ] && BENCH_ENV="VOLLEY_CUDA_PROPAGATE=warp" bench pd14-warp cuda configs/pd14.yaml --duration "1 s"
+BENCH_ENV="VOLLEY_CUDA_PROPAGATE=split" bench coba-1M-split cuda configs/coba.yaml --duration "0.2 s" \
+  --set populations.exc.size=800000 --set populations.inh.size=200000 \
+  --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
+  --set projections.2.connect.fixed_probability=0.0005
+
+# Per-kernel device time of COBA 10^6 (launches one by one: VOLLEY_CUDA_SYNC=1), when ncu is here.
+if command -v ncu >/dev/null 2>&1; then
+  log "ncu: COBA 10^6, kernels of steps 100-103"
+  VOLLEY_CUDA_SYNC=1 timeout 180 ncu --kernel-name regex:vl_ --launch-skip 300 --launch-count 12 \
+    --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active \
+    "$V" run configs/coba.yaml --backend cuda --no-output --quiet --duration "20 ms" \
+    --set populations.exc.size=800000 --set populations.inh.size=200000 \
+    --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
+    --set projections.2.connect.fixed_probability=0.0005 >"$OUT/ncu-coba-1M.txt" 2>&1
+  grep -E "^  vl_|gpu__time_duration|dram__throughput|warps_active" "$OUT/ncu-coba-1M.txt" | head -60 | tee -a "$OUT/gpu-check.log"
+fi
 
 log "models on the GPU"
 MODELS_TMP=$(mktemp -d)

@@ -89,7 +89,7 @@ int32_t vl_pop_rt_pattern(const vl_pop_rt *rt, uint64_t t, size_t *pos);
 vl_status vl_backend_select(vl_sim *s);
 
 #ifdef VOLLEY_HAVE_CUDA
-/* CUDA entry points (kernels/sim.cu). */
+/* CUDA entry points (src/sim/cuda.cu). */
 int vl_cuda_device_count(void);
 int vl_cuda_describe(int dev, char *buf, size_t len);
 #endif

@@ -21,6 +21,9 @@ typedef struct spikes { size_t n; double *t; uint64_t *id; } spikes;
 
 static char tmpdir[256];
 static int g_deterministic; /* run() passes it on */
+static float g_max_v[8];    /* run() leaves the highest v of the first populations here */
+static char g_device[256];  /* and the device line (it names the execution mode) */
+static int g_cc_major;      /* the device's compute capability (9: clusters) */
 
 static const char *write_model(const char *name, const char *text) {
     static char path[512];
@@ -56,6 +59,8 @@ static void run(const char *path, vl_backend_kind be, const char *out, const cha
     const vl_run_result *r = vl_sim_result(s);
     assert_string_equal(r->backend, be == VL_BACKEND_CUDA ? "cuda" : "cpu");
     for (size_t i = 0; rates && i < n_rates && i < r->n_pops; ++i) rates[i] = r->pops[i].rate_hz;
+    for (size_t i = 0; i < 8 && i < r->n_pops; ++i) g_max_v[i] = r->pops[i].max_v;
+    snprintf(g_device, sizeof g_device, "%s", r->device ? r->device : "");
     vl_sim_destroy(s);
     vl_model_destroy(m);
 }
@@ -133,8 +138,19 @@ static const char *FEEDFORWARD =
     "  spikes: all\n"
     "  state: [{population: cells, variables: [v, g_exc], neurons: \"0:20\", every: 0.5 ms}]\n";
 
-/* Both CUDA execution modes (single-block chunks and graph replay) against the CPU. */
-static const char *modes[] = {"block", "graph"};
+/* The CUDA execution modes (single-block chunks, graph replay, cluster chunks) against the CPU. */
+static const char *modes[] = {"block", "graph", "cluster"};
+#define N_MODES 3
+
+/* Sets VOLLEY_CUDA_MODE; after a run, checks the mode was the one asked for (the cluster mode
+ * needs compute capability 9.0 and falls back to graph replay before that). */
+static void set_mode(int mode) { setenv("VOLLEY_CUDA_MODE", modes[mode], 1); }
+static void check_mode(int mode) {
+    const char *want = mode == 0 ? "single-block mode" : mode == 1 ? "graph mode" : "cluster mode";
+    if (mode == 2 && g_cc_major < 9) want = "graph mode";
+    printf("  device: %s\n", g_device);
+    assert_non_null(strstr(g_device, want));
+}
 
 static void test_feedforward_identical(void **state) {
     (void)state;
@@ -142,11 +158,12 @@ static void test_feedforward_identical(void **state) {
     char a[512], b[512];
     snprintf(a, sizeof a, "%s/ff_cpu.h5", tmpdir);
     run(path, VL_BACKEND_CPU, a, NULL, 0, 3, NULL, 0);
-    for (int mode = 0; mode < 2; ++mode) {
-    setenv("VOLLEY_CUDA_MODE", modes[mode], 1);
+    for (int mode = 0; mode < N_MODES; ++mode) {
+    set_mode(mode);
     printf("  CUDA %s mode\n", modes[mode]);
     snprintf(b, sizeof b, "%s/ff_gpu_%s.h5", tmpdir, modes[mode]);
     run(path, VL_BACKEND_CUDA, b, NULL, 0, 3, NULL, 0);
+    check_mode(mode);
     const char *pops[] = {"drive", "pattern", "cells", "cur", "bg"};
     for (int p = 0; p < 5; ++p) {
         spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]);
@@ -195,11 +212,12 @@ static void test_every_step_recorded(void **state) {
         "  hot: {size: 3000, model: lif_curr_exp, params: {C: 10 pF, tau_m: 10 ms, E_L: -65 mV, V_th: -50 mV,"
         " V_reset: -65 mV, t_ref: 0 ms, I_e: 100 nA}}\n"
         "record: {spikes: all}\n");
-    for (int mode = 0; mode < 2; ++mode) {
-        setenv("VOLLEY_CUDA_MODE", modes[mode], 1);
+    for (int mode = 0; mode < N_MODES; ++mode) {
+        set_mode(mode);
         char out[512];
         snprintf(out, sizeof out, "%s/burst_%s.h5", tmpdir, modes[mode]);
         run(path, VL_BACKEND_CUDA, out, NULL, 0, 1, NULL, 0);
+        check_mode(mode);
         spikes s = read_spikes(out, "hot");
         printf("  %s mode: %zu spikes recorded, expected %d\n", modes[mode], s.n, 3000 * 2500);
         assert_int_equal(s.n, 3000 * 2500);
@@ -215,31 +233,47 @@ static void test_every_step_recorded(void **state) {
 static void test_deterministic_identical(void **state) {
     (void)state;
     const char *models[] = {"coba", "cuba"};
+    /* Every execution mode, and in graph mode every propagation strategy forced on every projection
+     * (kernels/propagate.h): the same additions whoever makes them, so the same spikes. */
+    const char *variants[][2] = {{"graph", NULL},  {"block", NULL},     {"cluster", NULL},
+                                 {"graph", "thread"}, {"graph", "warp"}, {"graph", "split"}};
     g_deterministic = 1;
     for (int m = 0; m < 2; ++m) {
         char path[512], a[512], b[512], c[512];
         snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, models[m]);
         snprintf(a, sizeof a, "%s/det_cpu.h5", tmpdir);
-        snprintf(b, sizeof b, "%s/det_gpu1.h5", tmpdir);
-        snprintf(c, sizeof c, "%s/det_gpu2.h5", tmpdir);
         run(path, VL_BACKEND_CPU, a, NULL, 0, 2, NULL, 0);
-        run(path, VL_BACKEND_CUDA, b, NULL, 0, 2, NULL, 0);
-        run(path, VL_BACKEND_CUDA, c, NULL, 0, 2, NULL, 0);
-        const char *pops[] = {"exc", "inh"};
-        for (int p = 0; p < 2; ++p) {
-            spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]), z = read_spikes(c, pops[p]);
-            uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1), *kz = keys(&z, 0.1);
-            double cpu_gpu = overlap(kx, x.n, ky, y.n), gpu_gpu = overlap(ky, y.n, kz, z.n);
-            printf("  %s/%s deterministic: cpu %zu, cuda %zu and %zu spikes; cpu=cuda %.4f%%, cuda=cuda %.4f%%\n",
-                   models[m], pops[p], x.n, y.n, z.n, 100 * cpu_gpu, 100 * gpu_gpu);
-            assert_true(x.n > 1000);
-            assert_int_equal(y.n, z.n);
-            assert_true(gpu_gpu == 1.0);
-            assert_int_equal(x.n, y.n);
-            assert_true(cpu_gpu == 1.0);
-            free(kx); free(ky); free(kz); free(x.t); free(x.id); free(y.t); free(y.id); free(z.t); free(z.id);
+        float cpu_max[2] = {g_max_v[0], g_max_v[1]};
+        for (int v = 0; v < 6; ++v) {
+            setenv("VOLLEY_CUDA_MODE", variants[v][0], 1);
+            if (variants[v][1]) setenv("VOLLEY_CUDA_PROPAGATE", variants[v][1], 1);
+            else unsetenv("VOLLEY_CUDA_PROPAGATE");
+            snprintf(b, sizeof b, "%s/det_gpu1.h5", tmpdir);
+            snprintf(c, sizeof c, "%s/det_gpu2.h5", tmpdir);
+            run(path, VL_BACKEND_CUDA, b, NULL, 0, 2, NULL, 0);
+            run(path, VL_BACKEND_CUDA, c, NULL, 0, 2, NULL, 0);
+            printf("  %s, %s mode, %s propagation: %s\n", models[m], variants[v][0],
+                   variants[v][1] ? variants[v][1] : "chosen", g_device);
+            const char *pops[] = {"exc", "inh"};
+            for (int p = 0; p < 2; ++p) {
+                spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]), z = read_spikes(c, pops[p]);
+                uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1), *kz = keys(&z, 0.1);
+                double cpu_gpu = overlap(kx, x.n, ky, y.n), gpu_gpu = overlap(ky, y.n, kz, z.n);
+                printf("    %s: cpu %zu, cuda %zu and %zu spikes; cpu=cuda %.4f%%, cuda=cuda %.4f%%; "
+                       "highest v cpu %.4f cuda %.4f mV\n", pops[p], x.n, y.n, z.n, 100 * cpu_gpu, 100 * gpu_gpu,
+                       cpu_max[p], g_max_v[p]);
+                assert_true(x.n > 1000);
+                assert_int_equal(y.n, z.n);
+                assert_true(gpu_gpu == 1.0);
+                assert_int_equal(x.n, y.n);
+                assert_true(cpu_gpu == 1.0);
+                assert_true(cpu_max[p] == g_max_v[p]);
+                free(kx); free(ky); free(kz); free(x.t); free(x.id); free(y.t); free(y.id); free(z.t); free(z.id);
+            }
         }
     }
+    unsetenv("VOLLEY_CUDA_MODE");
+    unsetenv("VOLLEY_CUDA_PROPAGATE");
     g_deterministic = 0;
 }
 
@@ -355,6 +389,58 @@ static void test_stdp_matches_cpu(void **state) {
     g_deterministic = 0;
 }
 
+/* Plastic projections with delays (feed-forward and recurrent) on the GPU: their spikes act on
+ * arrival, kept in a device history; in deterministic mode the spikes and the final weights equal
+ * the CPU's bit for bit. */
+static void test_delayed_stdp_identical(void **state) {
+    (void)state;
+    const char *path = write_model("dstdp",
+        "name: dstdp\ndt: 0.1 ms\nduration: 2 s\nseed: 5\n"
+        "populations:\n"
+        "  cells: {size: 120, model: lif_cond_exp, params: {C: 200 pF, g_L: 10 nS, E_L: -70 mV, V_th: -50 mV,"
+        " V_reset: -60 mV, t_ref: 2 ms, tau_exc: 5 ms, tau_inh: 10 ms}}\n"
+        "inputs:\n  drive: {size: 400, model: poisson, rate: 12 Hz}\n"
+        "projections:\n"
+        "  - {name: ff, from: drive, to: cells, receptor: exc, connect: {fixed_probability: 0.25}, delay: 1.5 ms,"
+        " weight: {uniform: [0 nS, 1 nS]}, plasticity: {rule: stdp, tau_pre: 20 ms, tau_post: 20 ms,"
+        " dA_pre: 0.01 nS, dA_post: -0.0105 nS, w_min: 0 nS, w_max: 1 nS}}\n"
+        "  - {name: rec, from: cells, to: cells, receptor: exc, connect: {fixed_probability: 0.1}, delay: 3 ms,"
+        " weight: 0.2 nS, plasticity: {rule: stdp, tau_pre: 15 ms, tau_post: 30 ms, dA_pre: 0.01 nS,"
+        " dA_post: -0.008 nS, w_min: 0 nS, w_max: 1 nS, pairing: nearest, update: multiplicative}}\n"
+        "record:\n  spikes: all\n  weights: [{projection: ff, every: 1 s}, {projection: rec, every: 1 s}]\n");
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/dstdp_cpu.h5", tmpdir);
+    snprintf(b, sizeof b, "%s/dstdp_gpu.h5", tmpdir);
+    g_deterministic = 1;
+    run(path, VL_BACKEND_CPU, a, NULL, 0, 5, NULL, 0);
+    run(path, VL_BACKEND_CUDA, b, NULL, 0, 5, NULL, 0);
+    g_deterministic = 0;
+    printf("  device: %s\n", g_device);
+    spikes x = read_spikes(a, "cells"), y = read_spikes(b, "cells");
+    uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
+    double ov = overlap(kx, x.n, ky, y.n);
+    printf("  delayed stdp, deterministic: cpu %zu, cuda %zu spikes, identical %.4f%%\n", x.n, y.n, 100 * ov);
+    assert_true(x.n > 500);
+    assert_int_equal(x.n, y.n);
+    assert_true(ov == 1.0);
+    const char *proj[] = {"ff", "rec"};
+    for (int q = 0; q < 2; ++q) {
+        size_t n1, n2, same = 0, moved = 0;
+        float *w1 = read_final_weights(a, proj[q], &n1), *w2 = read_final_weights(b, proj[q], &n2);
+        assert_int_equal(n1, n2);
+        for (size_t i = 0; i < n1; ++i) same += w1[i] == w2[i], moved += q == 1 && w1[i] != 0.2f;
+        printf("  %s: %zu of %zu weights identical", proj[q], same, n1);
+        if (q == 1) printf(", %zu moved from their initial 0.2 nS", moved);
+        printf("\n");
+        assert_true(n1 > 100);
+        assert_int_equal(same, n1);
+        if (q == 1) assert_true(moved > n1 / 10); /* the recurrent rule did act */
+        free(w1);
+        free(w2);
+    }
+    free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
+}
+
 int main(void) {
     char buf[256];
     if (vl_devices_describe(buf, sizeof buf) <= 0) {
@@ -362,6 +448,8 @@ int main(void) {
         return 77;
     }
     printf("device: %s", buf);
+    const char *cc = strstr(buf, "compute capability ");
+    g_cc_major = cc ? atoi(cc + strlen("compute capability ")) : 0;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/volley-gpu-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -373,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_stdp_matches_cpu),
         cmocka_unit_test(test_pattern_identical),
         cmocka_unit_test(test_stp_adaptation_identical),
+        cmocka_unit_test(test_delayed_stdp_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

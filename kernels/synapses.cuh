@@ -1,0 +1,98 @@
+// Schedule step 3 on the device: the spikes that reach each projection's synapses at a step are
+// scattered into the target's ring buffer at slot t + 1 + delay. Work items go to warps: each
+// projection contributes vl_prop_items() items per step, by its strategy (kernels/propagate.h).
+// Used by the per-step propagate kernel (synapses.cu) and the single-block chunk kernel (chunk.cu).
+#ifndef VL_KERNELS_SYNAPSES_CUH
+#define VL_KERNELS_SYNAPSES_CUH
+
+#include "kernels/cuda.cuh"
+
+// The population ids whose spikes reach projection c's synapses at step t (step k of the chunk):
+// the source's spikes of this step, or, for a delayed plastic projection, those emitted
+// delay_const steps ago (kept by the history kernel; they act with no further delay).
+__device__ __forceinline__ const uint32_t *vl_arrivals(const dev_pop *pops, const dev_proj &c, uint64_t t, uint32_t k,
+                                                       uint32_t *n) {
+    if (c.hist) {
+        uint32_t slot = (uint32_t)((t + 1) % c.hist_slots); // = (t - d) mod (d + 1): written d steps ago
+        *n = t >= c.delay_const ? c.hist_n[slot] : 0;
+        return c.hist + (size_t)slot * c.n_rows;
+    }
+    const dev_pop &src = pops[c.src];
+    *n = src.count[k];
+    return src.spk + (size_t)(src.recorded ? k : 0) * src.size;
+}
+
+// Adds row `row`'s synapses j0, j0 + stride, ... below e into the target's ring buffer.
+__device__ __forceinline__ void vl_scatter(const dev_proj &c, const dev_pop &tgt, uint32_t row, uint64_t j0, uint64_t e,
+                                           uint32_t stride, uint64_t t) {
+    const size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
+    const uint32_t *col = c.col;
+    const float *w = c.w;
+    const uint16_t *delay = c.delay;
+    const uint64_t d0 = c.hist ? 0 : c.delay_const; // delayed plastic spikes have waited already
+    const float f = c.factor ? c.factor[row] : 1.0f; // short-term factor (w * 1 is w exactly)
+    if (tgt.ring_q) { // integer atomics: the sum does not depend on the order
+        long long *ring_q = tgt.ring_q + (size_t)c.rec * n;
+        for (uint64_t j = j0; j < e; j += stride) {
+            size_t slot = (size_t)((t + 1 + (delay ? delay[j] : d0)) % D);
+            atomicAdd((unsigned long long *)(ring_q + slot * nr * n + col[j]), (unsigned long long)vl_to_fixed(w[j] * f));
+        }
+    } else if (!delay) {
+        float *dst = tgt.ring + (size_t)c.rec * n + (size_t)((t + 1 + d0) % D) * nr * n;
+        for (uint64_t j = j0; j < e; j += stride) atomicAdd(dst + col[j], w[j] * f);
+    } else {
+        float *ring = tgt.ring + (size_t)c.rec * n;
+        for (uint64_t j = j0; j < e; j += stride) atomicAdd(ring + (size_t)((t + 1 + delay[j]) % D) * nr * n + col[j], w[j] * f);
+    }
+}
+
+// The step's work items, in shared memory: sh[q] = first item of projection q, sh[n_proj] = the
+// total, sh[n_proj + 1 + q] = spikes arriving at projection q (2 n_proj + 1 words). The block
+// loads every projection's count at once (independent loads that overlap).
+__device__ __forceinline__ void vl_load_items(const dev_pop *pops, const dev_proj *proj, int n_proj, uint64_t t,
+                                              uint32_t k, uint32_t *sh) {
+    uint32_t *arr = sh + n_proj + 1;
+    for (int q = threadIdx.x; q < n_proj; q += blockDim.x) {
+        uint32_t n;
+        vl_arrivals(pops, proj[q], t, k, &n);
+        arr[q] = n;
+        sh[q + 1] = vl_prop_items(proj[q].strategy, n, proj[q].n_chunks);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        sh[0] = 0;
+        for (int q = 0; q < n_proj; ++q) sh[q + 1] += sh[q];
+    }
+    __syncthreads();
+}
+
+// Warps warp0, warp0 + n_warps, ... take the step's items (vl_load_items filled sh).
+__device__ __forceinline__ void vl_propagate_warps(const dev_pop *pops, const dev_proj *proj, int n_proj,
+                                                   const uint32_t *sh, uint64_t t, uint32_t k, uint32_t warp0,
+                                                   uint32_t n_warps, uint32_t lane) {
+    const uint32_t total = sh[n_proj];
+    for (uint32_t item = warp0; item < total; item += n_warps) {
+        int lo = 0, hi = n_proj; // the last projection whose first item is <= item
+        while (hi - lo > 1) {
+            int mid = (lo + hi) / 2;
+            if (sh[mid] <= item) lo = mid; else hi = mid;
+        }
+        const dev_proj &c = proj[lo];
+        const uint32_t local = item - sh[lo], n_arr = sh[n_proj + 1 + lo];
+        uint32_t unused;
+        const uint32_t *list = vl_arrivals(pops, c, t, k, &unused);
+        const dev_pop &tgt = pops[c.tgt];
+        // The thread strategy's lanes serve different spikes; the others' lanes share one (kernels/propagate.h).
+        const uint32_t s = vl_prop_spike(c.strategy, local, lane, c.n_chunks);
+        if (s >= n_arr) continue;
+        const uint32_t id = list[s];
+        if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
+        const uint32_t row = id - c.src_lo;
+        uint64_t j0, e;
+        uint32_t stride;
+        vl_prop_range(c.strategy, local, lane, c.n_chunks, c.row_ptr[row], c.row_ptr[row + 1], &j0, &e, &stride);
+        vl_scatter(c, tgt, row, j0, e, stride, t);
+    }
+}
+
+#endif

@@ -1,0 +1,631 @@
+// The CUDA backend's host side: the DESIGN.md schedule on the GPU with the same kernels/ math as
+// the CPU backend. cuda_init plans the device memory, uploads the network and builds the
+// device tables (kernels/cuda.cuh); cuda_run advances a chunk of steps and drains its record.
+//
+// A step is a few launches for every population and projection at once: update (inputs and
+// neurons), short-term factors and the spike history of delayed plastic projections when there
+// are any, propagation, STDP when there is any, sampled state when recorded. A whole chunk of
+// steps is captured once into a CUDA Graph and replayed; the chunk's first step lives in device
+// memory, so the same graph serves every chunk and the host never waits inside one. Two chunk
+// kernels run a whole chunk in one launch instead (kernels/chunk.cu): one block
+// (VOLLEY_CUDA_MODE=block) or one thread-block cluster with the neuron state in distributed
+// shared memory (VOLLEY_CUDA_MODE=cluster). Spikes are recorded on the device (one region per
+// step, so nothing can be dropped) and copied to pinned host memory once per chunk.
+//
+// Environment switches (for tests and benchmarks): VOLLEY_CUDA_MODE=graph|block|cluster,
+// VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_SYNC=1 (no graph,
+// a synchronisation and error check after every launch: faults are reported at their kernel).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda.cuh"
+
+extern "C" {
+#include "sim/sim.h"
+}
+
+static const uint64_t VL_REC_BUDGET = 1ull << 28; // spike-record entries per chunk (1 GiB)
+
+enum { MODE_GRAPH = 0, MODE_BLOCK = 1, MODE_CLUSTER = 2 };
+static const char *const mode_names[] = {"graph", "single-block", "cluster"};
+
+// Per-state-recording constants: the recorded ids and which receptor each variable reads (-1: v).
+typedef struct state_dev { uint32_t *ids; int32_t *var_rec; } state_dev;
+
+typedef struct cuda_state {
+    cudaStream_t stream;
+    vl_cu_net net;           // what the launchers read (device pointers)
+    dev_pop *h_pops;         // host copies of the device tables
+    dev_proj *h_proj;
+    dev_plastic *h_pl;
+    dev_stp *h_stp;
+    dev_state_rec *h_rec;
+    uint64_t *d_t0;
+    uint32_t chunk;          // steps per chunk
+    cudaGraphExec_t graph;
+    int have_graph;
+    int mode, sync_each;     // MODE_*; VOLLEY_CUDA_SYNC
+    vl_cluster_layout cluster; // MODE_CLUSTER's plan
+    // recording
+    uint32_t *h_count;       // pinned, n_pops * chunk
+    uint32_t *h_spk;         // pinned, packed ids of recorded pops
+    uint32_t *d_packed;
+    uint64_t packed_cap;
+    float **d_frames, **h_frames;
+    size_t *frame_len;
+    state_dev *sd;
+    void **allocs;
+    size_t n_allocs, cap_allocs;
+} cuda_state;
+
+#define CU(call)                                                                              \
+    do {                                                                                      \
+        cudaError_t e_ = (call);                                                              \
+        if (e_ != cudaSuccess) {                                                              \
+            vl__diag_error(&s->diag, vl_mark{}, "CUDA %s at %s:%d (%s)", cudaGetErrorName(e_),   \
+                           __FILE__, __LINE__, cudaGetErrorString(e_));                      \
+            return VL_ERR_DEVICE;                                                             \
+        }                                                                                     \
+    } while (0)
+
+static cuda_state *state_of(vl_sim *s) { return (cuda_state *)s->be_state; }
+
+// A launcher's result, and with VOLLEY_CUDA_SYNC the kernel's completion, checked where it ran.
+#define LAUNCH(call)                                                                          \
+    do {                                                                                      \
+        CU(call);                                                                             \
+        if (cs->sync_each) CU(cudaStreamSynchronize(cs->stream));                            \
+    } while (0)
+
+static vl_status dev_alloc(vl_sim *s, void **p, size_t bytes) {
+    cuda_state *cs = state_of(s);
+    CU(cudaMalloc(p, bytes ? bytes : 4));
+    if (cs->n_allocs == cs->cap_allocs) {
+        size_t cap = cs->cap_allocs ? 2 * cs->cap_allocs : 64;
+        void **a = (void **)realloc(cs->allocs, cap * sizeof(void *));
+        if (!a) {
+            cudaFree(*p);
+            return VL_ERR_NOMEM;
+        }
+        cs->allocs = a;
+        cs->cap_allocs = cap;
+    }
+    cs->allocs[cs->n_allocs++] = *p;
+    return VL_OK;
+}
+
+template <typename T>
+static vl_status upload(vl_sim *s, T **dst, const T *src, size_t n) {
+    vl_status st = dev_alloc(s, (void **)dst, n * sizeof(T));
+    if (st != VL_OK) return st;
+    if (n) CU(cudaMemcpy(*dst, src, n * sizeof(T), cudaMemcpyHostToDevice));
+    return VL_OK;
+}
+
+extern "C" int vl_cuda_device_count(void) {
+    int n = 0;
+    // A failed probe means "no device" (TOOLCHAIN.md: the error is sticky; make no further calls).
+    if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
+    return n;
+}
+
+extern "C" int vl_cuda_describe(int dev, char *buf, size_t len) {
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) return snprintf(buf, len, "(unreadable)");
+    return snprintf(buf, len, "%s, %d SMs, %.1f GiB, compute capability %d.%d", p.name, p.multiProcessorCount,
+                    p.totalGlobalMem / 1073741824.0, p.major, p.minor);
+}
+
+static void cuda_destroy(vl_sim *s) {
+    cuda_state *cs = state_of(s);
+    if (!cs) return;
+    if (cs->have_graph) cudaGraphExecDestroy(cs->graph);
+    for (size_t i = 0; i < cs->n_allocs; ++i) cudaFree(cs->allocs[i]);
+    if (cs->h_count) cudaFreeHost(cs->h_count);
+    if (cs->h_spk) cudaFreeHost(cs->h_spk);
+    for (size_t k = 0; cs->h_frames && k < s->n_state; ++k)
+        if (cs->h_frames[k]) cudaFreeHost(cs->h_frames[k]);
+    if (cs->stream) cudaStreamDestroy(cs->stream);
+    free(cs->h_frames); free(cs->d_frames); free(cs->frame_len); free(cs->sd); free(cs->h_rec);
+    free(cs->h_pops); free(cs->h_proj); free(cs->h_pl); free(cs->h_stp); free(cs->allocs);
+    free(cs);
+    s->be_state = NULL;
+}
+
+// A delayed plastic projection's spikes act on arrival (kernels/plasticity.h): it keeps a history.
+static int keeps_history(const vl_sim *s, size_t q) { return s->s->proj[q].stdp.on && s->net.proj[q].delay_const > 0; }
+
+// Bytes the model needs on the device, from the same sizes cuda_init allocates.
+static vl_status plan_memory(vl_sim *s, uint32_t chunk) {
+    const vl_spec *sp = s->s;
+    double need = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        const vl_pop_rt *rt = &s->rt[i];
+        double n = rt->size, nr = rt->type == VL_POP_NEURON ? rt->np.n_rec : 0;
+        need += n * (12 + 4 * nr + (s->deterministic ? 12 : 4) * nr * rt->ring_len) + 4.0 * chunk + n / 8;
+        need += 4 * n * (s->rec_spikes[i] ? chunk : 1);
+    }
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        need += 8.0 * (c->n_rows + 1) + 8.0 * c->n_syn + (c->delay ? 2.0 * c->n_syn : 0);
+        if (sp->proj[q].stdp.on) need += 8.0 * (c->n_cols + 1) + 12.0 * c->n_syn + 4.0 * (c->n_rows + c->n_cols);
+        if (keeps_history(s, q)) need += 4.0 * ((double)c->delay_const + 1) * (c->n_rows + 1);
+        if (s->stp[q].model != VL_STP_NONE) need += 20.0 * c->n_rows;
+    }
+    size_t free_b = 0, total_b = 0;
+    CU(cudaMemGetInfo(&free_b, &total_b));
+    if (need > 0.95 * (double)free_b) {
+        vl__diag_error(&s->diag, vl_mark{}, "the model needs %.2f GiB on the GPU but only %.2f GiB of %.2f GiB are free; "
+                       "use --backend cpu or a smaller model", need / 1073741824.0, free_b / 1073741824.0,
+                       total_b / 1073741824.0);
+        return VL_ERR_NOMEM;
+    }
+    return VL_OK;
+}
+
+// Inputs: rates, tables, spike times and the stimulus protocol's segments and patterns.
+static vl_status init_input(vl_sim *s, const vl_pop_rt *rt, dev_pop *p) {
+    vl_status st;
+    size_t n = rt->size;
+    p->start_step = rt->start_step;
+    p->stop_step = rt->stop_step;
+    p->prob = rt->prob;
+    p->n_table = (uint32_t)rt->n_table;
+    p->n_spk = rt->n_spk;
+    float *probs = NULL, *tprob = NULL;
+    uint64_t *tstep = NULL, *sstep = NULL;
+    uint32_t *sid = NULL;
+    if (rt->probs && (st = upload(s, &probs, rt->probs, n))) return st;
+    if (rt->n_table && ((st = upload(s, &tstep, rt->table_step, rt->n_table)) ||
+                        (st = upload(s, &tprob, rt->table_prob, rt->n_table))))
+        return st;
+    if (rt->n_spk && ((st = upload(s, &sstep, rt->spk_step, rt->n_spk)) || (st = upload(s, &sid, rt->spk_id, rt->n_spk))))
+        return st;
+    if (rt->is_pattern) {
+        uint64_t *ss;
+        int32_t *seg;
+        uint8_t *px;
+        size_t n_pat = s->s->stim.n_patterns;
+        if ((st = upload(s, &ss, rt->seg_step, rt->n_seg)) || (st = upload(s, &seg, rt->seg_pat, rt->n_seg)) ||
+            (st = upload(s, &px, rt->pix, n_pat * rt->pix_stride)))
+            return st;
+        p->is_pattern = 1;
+        p->n_seg = rt->n_seg;
+        p->seg_step = ss;
+        p->seg_pat = seg;
+        p->pix = px;
+        p->pix_stride = rt->pix_stride;
+        p->group = rt->group;
+        p->on_prob = rt->on_prob;
+        p->off_prob = rt->off_prob;
+    }
+    p->probs = probs;
+    p->table_step = tstep;
+    p->table_prob = tprob;
+    p->spk_step = sstep;
+    p->spk_id = sid;
+    return VL_OK;
+}
+
+// Neuron populations: state, ring buffers, per-warp maxima of v.
+static vl_status init_neurons(vl_sim *s, size_t i, dev_pop *p) {
+    cuda_state *cs = state_of(s);
+    const vl_pop_rt *rt = &s->rt[i];
+    vl_status st;
+    size_t n = rt->size, nr = (size_t)rt->np.n_rec, ring = n * nr * rt->ring_len;
+    p->np = rt->np;
+    vl_rec_params *drec;
+    if ((st = upload(s, &drec, rt->rec, nr))) return st;
+    p->np.rec = drec;
+    if ((st = upload(s, &p->v, s->net.v0[i], n)) || (st = upload(s, &p->g, s->net.g0[i], n * nr))) return st;
+    if ((st = dev_alloc(s, (void **)&p->refr, 4 * n)) || (st = dev_alloc(s, (void **)&p->wa, 4 * n))) return st;
+    CU(cudaMemset(p->refr, 0, 4 * n));
+    CU(cudaMemset(p->wa, 0, 4 * n));
+    if ((st = dev_alloc(s, (void **)&p->ring, 4 * ring))) return st;
+    CU(cudaMemset(p->ring, 0, 4 * ring));
+    if (s->deterministic) {
+        if ((st = dev_alloc(s, (void **)&p->ring_q, 8 * ring))) return st;
+        CU(cudaMemset(p->ring_q, 0, 8 * ring));
+    }
+    uint32_t n_warps = (uint32_t)((n + 31) / 32);
+    if ((st = dev_alloc(s, (void **)&p->wmax, 4 * (size_t)n_warps))) return st;
+    CU(vl_cu_fill(p->wmax, -INFINITY, n_warps, cs->stream));
+    return VL_OK;
+}
+
+static vl_status init_pops(vl_sim *s) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    vl_status st;
+    cs->h_pops = (dev_pop *)calloc(sp->n_pops + 1, sizeof(dev_pop));
+    if (!cs->h_pops) return VL_ERR_NOMEM;
+    uint32_t offset = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        const vl_pop_rt *rt = &s->rt[i];
+        dev_pop *p = &cs->h_pops[i];
+        p->type = rt->type;
+        p->offset = offset;
+        p->size = rt->size;
+        p->ring_len = rt->ring_len;
+        p->recorded = s->rec_spikes[i];
+        offset += (rt->size + 31) & ~31u;
+        if (rt->size > cs->net.max_src) cs->net.max_src = rt->size;
+        size_t n = rt->size;
+        if ((st = dev_alloc(s, (void **)&p->spk, 4 * n * (p->recorded ? cs->chunk : 1)))) return st;
+        if ((st = dev_alloc(s, (void **)&p->count, 4 * (size_t)cs->chunk))) return st;
+        if ((st = dev_alloc(s, (void **)&p->max_v, 4))) return st;
+        CU(vl_cu_fill(p->max_v, -INFINITY, 1, cs->stream));
+        st = rt->type == VL_POP_NEURON ? init_neurons(s, i, p) : init_input(s, rt, p);
+        if (st != VL_OK) return st;
+    }
+    cs->net.n_threads = offset;
+    uint32_t *wp = (uint32_t *)calloc(offset / 32 + 1, sizeof(uint32_t));
+    if (!wp) return VL_ERR_NOMEM;
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        for (uint32_t w = cs->h_pops[i].offset / 32; w < (cs->h_pops[i].offset + s->rt[i].size + 31) / 32; ++w) wp[w] = (uint32_t)i;
+    uint32_t *d_wp;
+    st = upload(s, &d_wp, (const uint32_t *)wp, offset / 32 + 1);
+    free(wp);
+    cs->net.warp_pop = d_wp;
+    return st;
+}
+
+// Projections: CSR, strategy, short-term state, the history of delayed plastic projections.
+static vl_status init_proj(vl_sim *s) {
+    cuda_state *cs = state_of(s);
+    size_t n_proj = s->net.n_proj;
+    vl_status st;
+    const int forced = vl_prop_parse(getenv("VOLLEY_CUDA_PROPAGATE"));
+    cs->h_proj = (dev_proj *)calloc(n_proj + 1, sizeof(dev_proj));
+    cs->h_stp = (dev_stp *)calloc(n_proj + 1, sizeof(dev_stp));
+    if (!cs->h_proj || !cs->h_stp) return VL_ERR_NOMEM;
+    for (size_t q = 0; q < n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        dev_proj *d = &cs->h_proj[q];
+        d->src = (uint32_t)c->src;
+        d->tgt = (uint32_t)c->tgt;
+        d->rec = (uint32_t)c->rec;
+        d->src_lo = c->src_lo;
+        d->n_rows = c->n_rows;
+        d->delay_const = c->delay_const;
+        uint64_t longest = 0;
+        for (uint32_t r = 0; r < c->n_rows; ++r)
+            if (c->row_ptr[r + 1] - c->row_ptr[r] > longest) longest = c->row_ptr[r + 1] - c->row_ptr[r];
+        d->n_chunks = (uint32_t)((longest + VL_ROW_CHUNK - 1) / VL_ROW_CHUNK);
+        if (d->n_chunks == 0) d->n_chunks = 1;
+        d->strategy = forced >= 0 ? forced : vl_prop_strategy(c->n_rows ? (double)c->n_syn / c->n_rows : 0.0, longest);
+        uint64_t *rp;
+        uint32_t *col;
+        float *w;
+        uint16_t *dl = NULL;
+        if ((st = upload(s, &rp, c->row_ptr, (size_t)c->n_rows + 1)) || (st = upload(s, &col, c->col, c->n_syn)) ||
+            (st = upload(s, &w, c->w, c->n_syn)))
+            return st;
+        if (c->delay && (st = upload(s, &dl, c->delay, c->n_syn))) return st;
+        d->row_ptr = rp;
+        d->col = col;
+        d->w = w;
+        d->delay = dl;
+        if (keeps_history(s, q)) {
+            d->hist_slots = (uint32_t)c->delay_const + 1;
+            if ((st = dev_alloc(s, (void **)&d->hist, 4 * (size_t)d->hist_slots * (c->n_rows + 1))) ||
+                (st = dev_alloc(s, (void **)&d->hist_n, 4 * (size_t)d->hist_slots)))
+                return st;
+            CU(cudaMemset(d->hist_n, 0, 4 * (size_t)d->hist_slots));
+            cs->net.n_hist++;
+        }
+        const vl_stp_params *ps = &s->stp[q];
+        if (ps->model == VL_STP_NONE) continue;
+        dev_stp *e = &cs->h_stp[cs->net.n_stp++];
+        e->p = *ps;
+        e->proj = (uint32_t)q;
+        float *u0 = (float *)calloc(c->n_rows + 1, sizeof(float)), *x0 = (float *)calloc(c->n_rows + 1, sizeof(float));
+        if (!u0 || !x0) {
+            free(u0);
+            free(x0);
+            return VL_ERR_NOMEM;
+        }
+        for (uint32_t i = 0; i < c->n_rows; ++i) u0[i] = ps->U, x0[i] = ps->model == VL_STP_TSODYKS_MARKRAM ? 1.0f : 0.0f;
+        st = upload(s, &e->u, (const float *)u0, c->n_rows + 1);
+        if (st == VL_OK) st = upload(s, &e->x, (const float *)x0, c->n_rows + 1);
+        free(u0);
+        free(x0);
+        if (st != VL_OK || (st = dev_alloc(s, (void **)&e->last, 8 * ((size_t)c->n_rows + 1))) ||
+            (st = dev_alloc(s, (void **)&e->factor, 4 * ((size_t)c->n_rows + 1))))
+            return st;
+        CU(cudaMemset(e->last, 0, 8 * ((size_t)c->n_rows + 1)));
+        d->factor = e->factor;
+    }
+    return VL_OK;
+}
+
+// Plastic projections: traces and the CSC index over the projection's device CSR.
+static vl_status init_plastic(vl_sim *s, uint32_t sm_count) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    vl_status st;
+    cs->h_pl = (dev_plastic *)calloc(s->net.n_proj + 1, sizeof(dev_plastic));
+    if (!cs->h_pl) return VL_ERR_NOMEM;
+    uint32_t widest = 1;
+    for (size_t q = 0; q < s->net.n_proj; ++q) {
+        if (!sp->proj[q].stdp.on) continue;
+        const vl_csr *c = &s->net.proj[q];
+        dev_plastic *d = &cs->h_pl[cs->net.n_pl++];
+        d->p = s->stdp[q];
+        d->proj = (uint32_t)q;
+        d->tgt = (uint32_t)c->tgt;
+        d->tgt_lo = c->tgt_lo;
+        d->n_rows = c->n_rows;
+        d->n_cols = c->n_cols;
+        d->w = (float *)cs->h_proj[q].w;
+        d->row_ptr = cs->h_proj[q].row_ptr;
+        d->col = cs->h_proj[q].col;
+        uint64_t *cp, *syn;
+        uint32_t *crow;
+        if ((st = dev_alloc(s, (void **)&d->A_pre, 4 * (size_t)(c->n_rows + 1))) ||
+            (st = dev_alloc(s, (void **)&d->A_post, 4 * (size_t)(c->n_cols + 1))) ||
+            (st = upload(s, &cp, c->col_ptr, (size_t)c->n_cols + 1)) || (st = upload(s, &syn, c->csc_syn, c->n_syn)) ||
+            (st = upload(s, &crow, c->csc_row, c->n_syn)))
+            return st;
+        CU(cudaMemset(d->A_pre, 0, 4 * (size_t)(c->n_rows + 1)));
+        CU(cudaMemset(d->A_post, 0, 4 * (size_t)(c->n_cols + 1)));
+        d->col_ptr = cp;
+        d->csc_syn = syn;
+        d->csc_row = crow;
+        uint32_t need = s->rt[c->src].size > s->rt[c->tgt].size ? s->rt[c->src].size : s->rt[c->tgt].size;
+        if (need > widest) widest = need;
+    }
+    uint32_t full_warps = sm_count * (2048 / 32);
+    cs->net.pl_warps = widest < full_warps ? widest : full_warps;
+    return VL_OK;
+}
+
+// Recording: pinned host buffers for counts, packed spikes and state frames.
+static vl_status init_recording(vl_sim *s) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    vl_status st;
+    CU(cudaMallocHost((void **)&cs->h_count, 4 * sp->n_pops * (size_t)cs->chunk));
+    uint64_t cap = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (s->rec_spikes[i]) cap += (uint64_t)s->rt[i].size * cs->chunk;
+    cs->packed_cap = cap;
+    CU(cudaMallocHost((void **)&cs->h_spk, 4 * (cap ? cap : 1)));
+    if ((st = dev_alloc(s, (void **)&cs->d_packed, 4 * (cap ? cap : 1)))) return st;
+    cs->d_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
+    cs->h_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
+    cs->frame_len = (size_t *)calloc(s->n_state + 1, sizeof(size_t));
+    cs->sd = (state_dev *)calloc(s->n_state + 1, sizeof(state_dev));
+    cs->h_rec = (dev_state_rec *)calloc(s->n_state + 1, sizeof(dev_state_rec));
+    if (!cs->d_frames || !cs->h_frames || !cs->frame_len || !cs->sd || !cs->h_rec) return VL_ERR_NOMEM;
+    for (size_t q = 0; q < s->n_state; ++q) {
+        const vl_state_rec_spec *sr = &sp->state[q];
+        const vl_pop_spec *ps = &sp->pops[sr->pop];
+        size_t len = (cs->chunk / sr->every + 1) * sr->n_vars * sr->n_ids;
+        cs->frame_len[q] = len;
+        if ((st = dev_alloc(s, (void **)&cs->d_frames[q], 4 * len))) return st;
+        CU(cudaMallocHost((void **)&cs->h_frames[q], 4 * len));
+        int32_t *vr = (int32_t *)calloc(sr->n_vars, sizeof(int32_t));
+        if (!vr) return VL_ERR_NOMEM;
+        for (size_t v = 0; v < sr->n_vars; ++v) {
+            vr[v] = -1;
+            for (size_t r = 0; strcmp(sr->vars[v], "v") != 0 && r < ps->n_rec; ++r)
+                if (!strcmp(sr->vars[v] + 2, ps->rec[r].name)) vr[v] = (int32_t)r;
+        }
+        st = upload(s, &cs->sd[q].ids, sr->ids, sr->n_ids);
+        if (st == VL_OK) st = upload(s, &cs->sd[q].var_rec, (const int32_t *)vr, sr->n_vars);
+        free(vr);
+        if (st != VL_OK) return st;
+        dev_state_rec *r = &cs->h_rec[q];
+        r->pop = sr->pop;
+        r->n_ids = (uint32_t)sr->n_ids;
+        r->n_vars = (uint32_t)sr->n_vars;
+        r->every = sr->every;
+        r->ids = cs->sd[q].ids;
+        r->var_rec = cs->sd[q].var_rec;
+        r->frames = cs->d_frames[q];
+    }
+    return VL_OK;
+}
+
+// The execution mode: VOLLEY_CUDA_MODE, else graph replay. The chunk kernels have no plasticity,
+// short-term or history phase; the cluster kernel needs compute capability 9.0 and a network
+// whose neuron state fits its blocks' shared memory (kernels/cluster.h; VOLLEY_CUDA_CLUSTER=N
+// forces N blocks). A mode that cannot run the model falls back to graph replay.
+static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
+    cuda_state *cs = state_of(s);
+    const char *m = getenv("VOLLEY_CUDA_MODE");
+    cs->mode = MODE_GRAPH;
+    if (m && !strcmp(m, "block")) cs->mode = MODE_BLOCK;
+    if (m && !strcmp(m, "cluster")) cs->mode = MODE_CLUSTER;
+    if (cs->net.n_pl || cs->net.n_stp || cs->net.n_hist) cs->mode = MODE_GRAPH;
+    if (cs->mode == MODE_CLUSTER) {
+        vl_cluster_pop_in in[VL_CLUSTER_MAX_POPS];
+        int n = cs->net.n_pops <= VL_CLUSTER_MAX_POPS ? cs->net.n_pops : 0;
+        for (int i = 0; i < n; ++i) {
+            const dev_pop *p = &cs->h_pops[i];
+            in[i].neuron = p->type == VL_POP_NEURON;
+            in[i].size = p->size;
+            in[i].n_rec = p->type == VL_POP_NEURON ? (uint32_t)p->np.n_rec : 0;
+            in[i].ring_len = p->ring_len;
+        }
+        const char *force = getenv("VOLLEY_CUDA_CLUSTER");
+        if (prop->major < 9 || !n ||
+            vl_cluster_plan(in, n, cs->net.n_proj, s->deterministic, prop->sharedMemPerBlockOptin,
+                            force ? atoi(force) : 0, &cs->cluster) != 0 ||
+            vl_cu_cluster_fits(&cs->cluster) < 1)
+            cs->mode = MODE_GRAPH;
+    }
+    const char *sync = getenv("VOLLEY_CUDA_SYNC");
+    cs->sync_each = sync && *sync && strcmp(sync, "0") != 0;
+    if (cs->sync_each) cs->mode = MODE_GRAPH; // launches one by one, no graph
+    char *d = s->device + strlen(s->device);
+    size_t left = sizeof s->device - strlen(s->device);
+    if (cs->mode == MODE_CLUSTER)
+        snprintf(d, left, ", cluster mode (%d blocks of %d threads, %u KiB shared each)", cs->cluster.blocks,
+                 cs->cluster.threads, cs->cluster.shm / 1024);
+    else
+        snprintf(d, left, ", %s mode", mode_names[cs->mode]);
+    return VL_OK;
+}
+
+static vl_status cuda_init(vl_sim *s) {
+    cuda_state *cs = (cuda_state *)calloc(1, sizeof *cs);
+    s->be_state = cs;
+    if (!cs) return VL_ERR_NOMEM;
+    const vl_spec *sp = s->s;
+    cs->net.n_pops = (int)sp->n_pops;
+    cs->net.n_proj = (int)s->net.n_proj;
+    cs->net.n_rec = (int)s->n_state;
+    cs->net.seed = s->seed;
+    CU(cudaSetDevice(0));
+    cudaDeviceProp prop;
+    CU(cudaGetDeviceProperties(&prop, 0));
+    snprintf(s->device, sizeof s->device, "%s", prop.name);
+    CU(cudaStreamCreateWithFlags(&cs->stream, cudaStreamNonBlocking));
+    // Chunk length: recorded spikes keep one region per step; stay within the budget.
+    uint64_t rec_neurons = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (s->rec_spikes[i]) rec_neurons += s->rt[i].size;
+    uint64_t chunk = s->chunk_steps;
+    if (rec_neurons && rec_neurons * chunk > VL_REC_BUDGET) chunk = VL_REC_BUDGET / rec_neurons;
+    if (chunk < 1) chunk = 1;
+    cs->chunk = (uint32_t)chunk;
+    s->chunk_steps = cs->chunk;
+    vl_status st;
+    if ((st = plan_memory(s, cs->chunk)) || (st = init_pops(s)) || (st = init_proj(s)) ||
+        (st = init_plastic(s, (uint32_t)prop.multiProcessorCount)) || (st = init_recording(s)))
+        return st;
+    // Propagation: one resident wave at most, enough warps for the largest spike burst.
+    uint32_t want = (cs->net.max_src + VL_CU_WARPS - 1) / VL_CU_WARPS,
+             full = (uint32_t)prop.multiProcessorCount * (2048 / VL_CU_BLOCK);
+    cs->net.prop_blocks = want < full ? (want ? want : 1) : full;
+    dev_pop *dp;
+    dev_proj *dq;
+    dev_stp *ds;
+    dev_plastic *dl;
+    dev_state_rec *dr;
+    if ((st = upload(s, &dp, (const dev_pop *)cs->h_pops, sp->n_pops + 1)) ||
+        (st = upload(s, &dq, (const dev_proj *)cs->h_proj, s->net.n_proj + 1)) ||
+        (st = upload(s, &ds, (const dev_stp *)cs->h_stp, (size_t)cs->net.n_stp + 1)) ||
+        (st = upload(s, &dl, (const dev_plastic *)cs->h_pl, (size_t)cs->net.n_pl + 1)) ||
+        (st = upload(s, &dr, (const dev_state_rec *)cs->h_rec, s->n_state + 1)) ||
+        (st = dev_alloc(s, (void **)&cs->d_t0, 8)))
+        return st;
+    cs->net.pops = dp;
+    cs->net.proj = dq;
+    cs->net.stp = ds;
+    cs->net.pl = dl;
+    cs->net.rec = dr;
+    cs->net.t0 = cs->d_t0;
+    CU(cudaDeviceSynchronize()); // the fills and memsets above (some on the legacy stream) are done
+    return pick_mode(s, &prop);
+}
+
+// The schedule's launches for steps 0 .. n_steps - 1 of a chunk (graph capture or direct).
+static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
+    cuda_state *cs = state_of(s);
+    const vl_cu_net *n = &cs->net;
+    for (uint32_t k = 0; k < n_steps; ++k) {
+        LAUNCH(vl_cu_state(n, cs->h_rec, k, cs->stream));
+        LAUNCH(vl_cu_update(n, k, cs->stream));
+        LAUNCH(vl_cu_history(n, k, cs->stream));
+        LAUNCH(vl_cu_stp(n, k, cs->stream));
+        LAUNCH(vl_cu_propagate(n, k, cs->stream));
+        LAUNCH(vl_cu_stdp(n, k, cs->stream));
+    }
+    return VL_OK;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    vl_status st;
+    CU(cudaMemcpyAsync(cs->d_t0, &t0, 8, cudaMemcpyHostToDevice, cs->stream));
+    for (size_t i = 0; i < sp->n_pops; ++i) CU(cudaMemsetAsync(cs->h_pops[i].count, 0, 4 * (size_t)cs->chunk, cs->stream));
+    if (cs->mode == MODE_BLOCK) {
+        LAUNCH(vl_cu_block_chunk(&cs->net, n_steps, cs->stream));
+    } else if (cs->mode == MODE_CLUSTER) {
+        LAUNCH(vl_cu_cluster_chunk(&cs->net, &cs->cluster, n_steps, cs->stream));
+    } else if (n_steps == cs->chunk && !cs->sync_each) {
+        if (!cs->have_graph) {
+            cudaGraph_t g;
+            CU(cudaStreamBeginCapture(cs->stream, cudaStreamCaptureModeThreadLocal));
+            st = enqueue_steps(s, n_steps);
+            cudaError_t e = cudaStreamEndCapture(cs->stream, &g);
+            if (st != VL_OK) return st;
+            CU(e);
+            CU(cudaGraphInstantiate(&cs->graph, g, 0));
+            CU(cudaGraphDestroy(g));
+            cs->have_graph = 1;
+        }
+        CU(cudaGraphLaunch(cs->graph, cs->stream));
+    } else if ((st = enqueue_steps(s, n_steps)) != VL_OK) {
+        return st;
+    }
+    // Drain: counts, packed spikes of recorded populations, frames, highest v.
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        CU(cudaMemcpyAsync(cs->h_count + i * cs->chunk, cs->h_pops[i].count, 4 * (size_t)n_steps,
+                           cudaMemcpyDeviceToHost, cs->stream));
+    CU(cudaStreamSynchronize(cs->stream));
+    uint64_t off = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        const uint32_t *cnt = cs->h_count + i * cs->chunk;
+        for (uint32_t k = 0; k < n_steps; ++k) c->count[i][k] = cnt[k];
+        if (!s->rec_spikes[i]) continue;
+        uint64_t total = 0;
+        for (uint32_t k = 0; k < n_steps; ++k) total += cnt[k];
+        if (total) {
+            LAUNCH(vl_cu_pack(cs->h_pops[i].spk, cs->h_pops[i].count, cs->h_pops[i].size, n_steps, cs->d_packed + off,
+                              cs->stream));
+            CU(cudaMemcpyAsync(cs->h_spk + off, cs->d_packed + off, 4 * total, cudaMemcpyDeviceToHost, cs->stream));
+        }
+        off += total;
+    }
+    for (size_t q = 0; q < s->n_state; ++q)
+        CU(cudaMemcpyAsync(cs->h_frames[q], cs->d_frames[q], 4 * cs->frame_len[q], cudaMemcpyDeviceToHost, cs->stream));
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (s->rt[i].type == VL_POP_NEURON) {
+            LAUNCH(vl_cu_max_v(cs->h_pops[i].wmax, (s->rt[i].size + 31) / 32, cs->h_pops[i].max_v, cs->stream));
+            CU(cudaMemcpyAsync(&s->max_v[i], cs->h_pops[i].max_v, 4, cudaMemcpyDeviceToHost, cs->stream));
+        }
+    CU(cudaStreamSynchronize(cs->stream));
+    off = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        if (!s->rec_spikes[i]) continue;
+        const uint32_t *cnt = cs->h_count + i * cs->chunk;
+        for (uint32_t k = 0; k < n_steps; ++k) {
+            // Atomics append in any order; ids ascending within a step, as the CPU backend writes them.
+            qsort(cs->h_spk + off, cnt[k], sizeof(uint32_t), cmp_u32);
+            for (uint32_t j = 0; j < cnt[k]; ++j)
+                if (vl_spike_buf_push(&c->spk[i], k, cs->h_spk[off++])) return VL_ERR_NOMEM;
+        }
+    }
+    for (size_t q = 0; q < s->n_state; ++q) {
+        const vl_state_rec_spec *sr = &sp->state[q];
+        uint32_t frames = 0;
+        for (uint64_t t = t0; t < t0 + n_steps; ++t) frames += (t % sr->every) == 0;
+        memcpy(c->frames[q], cs->h_frames[q], 4 * (size_t)frames * sr->n_vars * sr->n_ids);
+        c->n_frames[q] = frames;
+    }
+    c->n_steps = n_steps;
+    return VL_OK;
+}
+
+// Plastic weights back into the host CSR (for weight snapshots); other projections never change.
+static vl_status cuda_sync_weights(vl_sim *s) {
+    cuda_state *cs = state_of(s);
+    for (size_t q = 0; q < s->net.n_proj; ++q)
+        if (s->s->proj[q].stdp.on)
+            CU(cudaMemcpy(s->net.proj[q].w, cs->h_proj[q].w, 4 * s->net.proj[q].n_syn, cudaMemcpyDeviceToHost));
+    return VL_OK;
+}
+
+extern "C" const vl_backend_i vl_backend_cuda = {"cuda", cuda_init, cuda_run, cuda_sync_weights, cuda_destroy};

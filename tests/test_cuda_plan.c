@@ -1,0 +1,180 @@
+/* The CUDA backend's host-side decisions that need no GPU, so that CI checks them: the
+ * propagation strategy per projection and the work items it makes (kernels/propagate.h: every
+ * synapse of every arriving spike is added exactly once, by exactly one lane, whichever the
+ * strategy), and the cluster kernel's shared-memory plan (kernels/cluster.h: slices cover every
+ * neuron, arrays are aligned and never overlap, the plan fits the limit or is refused). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kernels/cluster.h"
+#include "kernels/philox.h"
+#include "kernels/propagate.h"
+
+static void test_strategy_choice(void **state) {
+    (void)state;
+    assert_int_equal(vl_prop_strategy(1.0, 1), VL_PROP_THREAD);      /* one_to_one */
+    assert_int_equal(vl_prop_strategy(3.9, 32), VL_PROP_THREAD);     /* sparse input */
+    assert_int_equal(vl_prop_strategy(3.9, 33), VL_PROP_WARP);       /* one long row: lanes would wait on it */
+    assert_int_equal(vl_prop_strategy(4.0, 10), VL_PROP_WARP);
+    assert_int_equal(vl_prop_strategy(80.0, 118), VL_PROP_WARP);     /* COBA-4000 */
+    assert_int_equal(vl_prop_strategy(200.0, 256), VL_PROP_WARP);
+    assert_int_equal(vl_prop_strategy(200.0, 257), VL_PROP_SPLIT);
+    assert_int_equal(vl_prop_strategy(3000.0, 4100), VL_PROP_SPLIT); /* PD14 */
+    assert_int_equal(vl_prop_strategy(0.0, 0), VL_PROP_THREAD);      /* an empty projection */
+    assert_int_equal(vl_prop_parse("thread"), VL_PROP_THREAD);
+    assert_int_equal(vl_prop_parse("warp"), VL_PROP_WARP);
+    assert_int_equal(vl_prop_parse("split"), VL_PROP_SPLIT);
+    assert_int_equal(vl_prop_parse("block"), -1);
+    assert_int_equal(vl_prop_parse(NULL), -1);
+    assert_int_equal(vl_prop_items(VL_PROP_THREAD, 33, 5), 2);
+    assert_int_equal(vl_prop_items(VL_PROP_WARP, 33, 5), 33);
+    assert_int_equal(vl_prop_items(VL_PROP_SPLIT, 33, 5), 165);
+}
+
+/* Random rows (lengths drawn from Philox, some empty, some several chunks long), a random
+ * arriving list with repeats across steps excluded as in a real step (each row at most once):
+ * walking every item and lane as the kernels do must hit each synapse of each arriving row once. */
+static void test_items_cover_every_synapse_once(void **state) {
+    (void)state;
+    for (uint32_t trial = 0; trial < 60; ++trial) {
+        const uint32_t n_rows = 1 + vl_rand4(7, 1, trial, 0, 0).v[0] % 300;
+        const uint32_t max_len = (uint32_t[]){1, 4, 32, 90, 700}[trial % 5];
+        uint64_t *row_ptr = calloc(n_rows + 1, sizeof *row_ptr);
+        uint64_t longest = 0;
+        for (uint32_t r = 0; r < n_rows; ++r) {
+            uint64_t len = vl_rand4(7, 2, trial, r, 0).v[0] % (max_len + 1);
+            row_ptr[r + 1] = row_ptr[r] + len;
+            if (len > longest) longest = len;
+        }
+        const uint64_t n_syn = row_ptr[n_rows];
+        uint32_t *arr = calloc(n_rows, sizeof *arr), n_arr = 0;
+        for (uint32_t r = 0; r < n_rows; ++r)
+            if (vl_rand4(7, 3, trial, r, 0).v[0] % 3 == 0) arr[n_arr++] = r;
+        const uint32_t n_chunks = longest ? (uint32_t)((longest + VL_ROW_CHUNK - 1) / VL_ROW_CHUNK) : 1;
+        uint8_t *want = calloc(n_syn + 1, 1);
+        for (uint32_t s = 0; s < n_arr; ++s)
+            for (uint64_t j = row_ptr[arr[s]]; j < row_ptr[arr[s] + 1]; ++j) want[j] = 1;
+        for (int strategy = VL_PROP_THREAD; strategy <= VL_PROP_SPLIT; ++strategy) {
+            uint32_t *hits = calloc(n_syn + 1, sizeof *hits);
+            const uint32_t items = vl_prop_items(strategy, n_arr, n_chunks);
+            for (uint32_t local = 0; local < items; ++local)
+                for (uint32_t lane = 0; lane < 32; ++lane) {
+                    uint32_t s = vl_prop_spike(strategy, local, lane, n_chunks);
+                    if (s >= n_arr) continue;
+                    uint32_t row = arr[s];
+                    uint64_t j0, e;
+                    uint32_t stride;
+                    vl_prop_range(strategy, local, lane, n_chunks, row_ptr[row], row_ptr[row + 1], &j0, &e, &stride);
+                    assert_true(e <= row_ptr[row + 1]);
+                    for (uint64_t j = j0; j < e; j += stride) hits[j]++;
+                }
+            for (uint64_t j = 0; j < n_syn; ++j) {
+                if (hits[j] != want[j])
+                    fail_msg("trial %u, strategy %s: synapse %llu added %u times, expected %u", trial,
+                             vl_prop_name(strategy), (unsigned long long)j, hits[j], want[j]);
+            }
+            free(hits);
+        }
+        free(want);
+        free(arr);
+        free(row_ptr);
+    }
+}
+
+typedef struct seg { uint64_t at, bytes; } seg;
+
+static int cmp_seg(const void *a, const void *b) {
+    const seg *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Every array of a plan lies inside shm, 16-byte aligned, none overlapping another. */
+static void check_layout(const vl_cluster_pop_in *pops, int n_pops, int n_proj, const vl_cluster_layout *L) {
+    seg s[4 + 6 * VL_CLUSTER_MAX_POPS];
+    int n = 0;
+    s[n++] = (seg){L->cnt, 4ull * n_pops};
+    s[n++] = (seg){L->smax, 4ull * n_pops};
+    s[n++] = (seg){L->off, 4ull * (L->blocks + 1) * n_pops};
+    s[n++] = (seg){L->items, 4ull * (n_proj + 1)};
+    uint32_t work = 0;
+    assert_true(L->blocks >= 1 && L->blocks <= VL_CLUSTER_MAX_BLOCKS);
+    for (int p = 0; p < n_pops; ++p) {
+        const vl_cluster_pop *c = &L->pop[p];
+        assert_int_equal(c->m % 32, 0);
+        assert_true((uint64_t)c->m * L->blocks >= pops[p].size); /* the slices cover the population */
+        assert_true(c->m < 32 || (uint64_t)(c->m - 32) * L->blocks < pops[p].size); /* and are no larger than needed */
+        work += c->m;
+        s[n++] = (seg){c->list, 4ull * c->m};
+        if (!pops[p].neuron) continue;
+        s[n++] = (seg){c->v, 4ull * c->m};
+        s[n++] = (seg){c->refr, 4ull * c->m};
+        s[n++] = (seg){c->wa, 4ull * c->m};
+        s[n++] = (seg){c->g, 4ull * pops[p].n_rec * c->m};
+        s[n++] = (seg){c->ring, (L->det ? 8ull : 4ull) * pops[p].ring_len * pops[p].n_rec * c->m};
+    }
+    assert_int_equal(L->work, work);
+    assert_int_equal(L->threads, work <= 512 ? 512 : 1024);
+    qsort(s, n, sizeof *s, cmp_seg);
+    for (int i = 0; i < n; ++i) {
+        assert_int_equal(s[i].at % 16, 0);
+        assert_true(s[i].at + s[i].bytes <= L->shm);
+        if (i) assert_true(s[i - 1].at + s[i - 1].bytes <= s[i].at);
+    }
+}
+
+static void test_cluster_plan(void **state) {
+    (void)state;
+    const size_t limit = 232448; /* an H100's opt-in shared memory per block */
+    /* COBA-4000: two neuron populations, two receptors, ring of 2 slots. */
+    vl_cluster_pop_in coba[] = {{1, 3200, 2, 2}, {1, 800, 2, 2}};
+    vl_cluster_layout L;
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, limit, 0, &L), 0);
+    assert_int_equal(L.blocks, 4); /* the smallest size with at most 1024 neurons per block: 800 + 224 */
+    assert_int_equal(L.pop[0].m, 800);
+    assert_int_equal(L.pop[1].m, 224);
+    assert_int_equal(L.threads, 1024);
+    check_layout(coba, 2, 4, &L);
+    uint32_t float_ring = L.shm;
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 1, limit, 0, &L), 0); /* deterministic: 64-bit rings */
+    check_layout(coba, 2, 4, &L);
+    assert_int_equal(L.shm - float_ring, 4 * 2 * 2 * (800 + 224));
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, limit, 8, &L), 0); /* forced: 8 blocks of 416 + 128 */
+    assert_int_equal(L.blocks, 8);
+    assert_int_equal(L.pop[0].m, 416);
+    assert_int_equal(L.work, 544);
+    check_layout(coba, 2, 4, &L);
+    /* Inputs keep only a spike list; a small network takes one block. */
+    vl_cluster_pop_in small[] = {{0, 100, 0, 0}, {1, 200, 3, 16}, {0, 7, 0, 0}};
+    assert_int_equal(vl_cluster_plan(small, 3, 2, 0, limit, 0, &L), 0);
+    assert_int_equal(L.blocks, 1);
+    check_layout(small, 3, 2, &L);
+    /* Too large for 8 blocks' shared memory, too many receptors or populations: refused. */
+    vl_cluster_pop_in big[] = {{1, 80000, 2, 16}};
+    assert_int_equal(vl_cluster_plan(big, 1, 1, 0, limit, 0, &L), -1);
+    vl_cluster_pop_in many_rec[] = {{1, 100, VL_CLUSTER_MAX_REC + 1, 2}};
+    assert_int_equal(vl_cluster_plan(many_rec, 1, 1, 0, limit, 0, &L), -1);
+    assert_int_equal(vl_cluster_plan(coba, 2, VL_CLUSTER_MAX_PROJ + 1, 0, limit, 0, &L), -1);
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, limit, VL_CLUSTER_MAX_BLOCKS + 1, &L), -1);
+    /* Larger networks take more blocks, up to the limit. */
+    vl_cluster_pop_in mid[] = {{1, 20000, 2, 4}};
+    assert_int_equal(vl_cluster_plan(mid, 1, 1, 0, limit, 0, &L), 0);
+    assert_int_equal(L.blocks, 8);
+    assert_int_equal(L.threads, 1024);
+    check_layout(mid, 1, 1, &L);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strategy_choice),
+        cmocka_unit_test(test_items_cover_every_synapse_once),
+        cmocka_unit_test(test_cluster_plan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
