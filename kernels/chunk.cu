@@ -141,8 +141,7 @@ __device__ __forceinline__ int vl_cluster_neuron(const dev_pop &P, uint32_t pi, 
 // list (off[b * n_pops + p]: spikes in blocks before b).
 __device__ __forceinline__ uint32_t vl_cluster_spike(cg::cluster_group &cl, unsigned char *sh, const vl_cluster_layout &L,
                                                      const uint32_t *off, int p, uint32_t s) {
-    uint32_t b = 0;
-    while (b + 1 < (uint32_t)L.blocks && off[(b + 1) * L.n_pops + p] <= s) ++b;
+    const uint32_t b = vl_cluster_block_of(off, (uint32_t)L.n_pops, (uint32_t)L.blocks, (uint32_t)p, s);
     const uint32_t *list = cl.map_shared_rank((uint32_t *)(sh + L.pop[p].list), b);
     return list[s - off[b * L.n_pops + p]];
 }

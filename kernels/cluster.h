@@ -8,9 +8,9 @@
 #ifndef VL_KERNELS_CLUSTER_H
 #define VL_KERNELS_CLUSTER_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include <string.h>
+
+#include "common.h"
 
 #define VL_CLUSTER_MAX_BLOCKS 8 /* the portable cluster size */
 #define VL_CLUSTER_MAX_POPS 32
@@ -97,6 +97,15 @@ static inline int vl_cluster_plan(const vl_cluster_pop_in *pops, int n_pops, int
     if (!best) return -1;
     vl_cluster_layout_for(pops, n_pops, n_proj, det, best, L);
     return 0;
+}
+
+/* Each step every block lists its own spikes; population p's spikes are the concatenation of the
+ * blocks' lists, off[b * n_pops + p] being the number in blocks before b. The block holding spike
+ * s: the last one whose first spike is at or before s (empty blocks are passed over). */
+VL_HD uint32_t vl_cluster_block_of(const uint32_t *off, uint32_t n_pops, uint32_t blocks, uint32_t p, uint32_t s) {
+    uint32_t b = 0;
+    while (b + 1 < blocks && off[(b + 1) * n_pops + p] <= s) ++b;
+    return b;
 }
 
 #endif

@@ -170,11 +170,37 @@ static void test_cluster_plan(void **state) {
     check_layout(mid, 1, 1, &L);
 }
 
+/* The cluster kernel finds spike s of a population in the block that listed it, whatever the
+ * blocks' counts (zeros included), as the exclusive prefix over blocks says. */
+static void test_cluster_spike_lookup(void **state) {
+    (void)state;
+    for (uint32_t trial = 0; trial < 200; ++trial) {
+        const uint32_t blocks = 1 + trial % VL_CLUSTER_MAX_BLOCKS, n_pops = 1 + trial % 3;
+        uint32_t count[VL_CLUSTER_MAX_BLOCKS][3], off[(VL_CLUSTER_MAX_BLOCKS + 1) * 3];
+        for (uint32_t p = 0; p < n_pops; ++p) {
+            off[p] = 0;
+            for (uint32_t b = 0; b < blocks; ++b) {
+                vl_u32x4 r = vl_rand4(11, 4, trial, b, p);
+                count[b][p] = r.v[0] % 3 == 0 ? 0 : r.v[1] % 40; /* many empty blocks */
+                off[(b + 1) * n_pops + p] = off[b * n_pops + p] + count[b][p];
+            }
+        }
+        for (uint32_t p = 0; p < n_pops; ++p)
+            for (uint32_t s = 0; s < off[blocks * n_pops + p]; ++s) {
+                uint32_t b = vl_cluster_block_of(off, n_pops, blocks, p, s);
+                assert_true(b < blocks);
+                assert_true(off[b * n_pops + p] <= s);
+                assert_true(s < off[b * n_pops + p] + count[b][p]);
+            }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strategy_choice),
         cmocka_unit_test(test_items_cover_every_synapse_once),
         cmocka_unit_test(test_cluster_plan),
+        cmocka_unit_test(test_cluster_spike_lookup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,52 +230,53 @@ static void test_every_step_recorded(void **state) {
 
 /* Fixed-point accumulation: the CUDA backend repeats itself and equals the CPU backend bit for
  * bit, spike for spike, in recurrent networks where float atomics would reorder sums. */
-static void test_deterministic_identical(void **state) {
-    (void)state;
+static void deterministic_identical(const char *mode, const char *strategy) {
     const char *models[] = {"coba", "cuba"};
-    /* Every execution mode, and in graph mode every propagation strategy forced on every projection
-     * (kernels/propagate.h): the same additions whoever makes them, so the same spikes. */
-    const char *variants[][2] = {{"graph", NULL},  {"block", NULL},     {"cluster", NULL},
-                                 {"graph", "thread"}, {"graph", "warp"}, {"graph", "split"}};
     g_deterministic = 1;
+    setenv("VOLLEY_CUDA_MODE", mode, 1);
+    if (strategy) setenv("VOLLEY_CUDA_PROPAGATE", strategy, 1);
+    else unsetenv("VOLLEY_CUDA_PROPAGATE");
     for (int m = 0; m < 2; ++m) {
         char path[512], a[512], b[512], c[512];
         snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, models[m]);
         snprintf(a, sizeof a, "%s/det_cpu.h5", tmpdir);
+        snprintf(b, sizeof b, "%s/det_gpu1.h5", tmpdir);
+        snprintf(c, sizeof c, "%s/det_gpu2.h5", tmpdir);
         run(path, VL_BACKEND_CPU, a, NULL, 0, 2, NULL, 0);
         float cpu_max[2] = {g_max_v[0], g_max_v[1]};
-        for (int v = 0; v < 6; ++v) {
-            setenv("VOLLEY_CUDA_MODE", variants[v][0], 1);
-            if (variants[v][1]) setenv("VOLLEY_CUDA_PROPAGATE", variants[v][1], 1);
-            else unsetenv("VOLLEY_CUDA_PROPAGATE");
-            snprintf(b, sizeof b, "%s/det_gpu1.h5", tmpdir);
-            snprintf(c, sizeof c, "%s/det_gpu2.h5", tmpdir);
-            run(path, VL_BACKEND_CUDA, b, NULL, 0, 2, NULL, 0);
-            run(path, VL_BACKEND_CUDA, c, NULL, 0, 2, NULL, 0);
-            printf("  %s, %s mode, %s propagation: %s\n", models[m], variants[v][0],
-                   variants[v][1] ? variants[v][1] : "chosen", g_device);
-            const char *pops[] = {"exc", "inh"};
-            for (int p = 0; p < 2; ++p) {
-                spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]), z = read_spikes(c, pops[p]);
-                uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1), *kz = keys(&z, 0.1);
-                double cpu_gpu = overlap(kx, x.n, ky, y.n), gpu_gpu = overlap(ky, y.n, kz, z.n);
-                printf("    %s: cpu %zu, cuda %zu and %zu spikes; cpu=cuda %.4f%%, cuda=cuda %.4f%%; "
-                       "highest v cpu %.4f cuda %.4f mV\n", pops[p], x.n, y.n, z.n, 100 * cpu_gpu, 100 * gpu_gpu,
-                       cpu_max[p], g_max_v[p]);
-                assert_true(x.n > 1000);
-                assert_int_equal(y.n, z.n);
-                assert_true(gpu_gpu == 1.0);
-                assert_int_equal(x.n, y.n);
-                assert_true(cpu_gpu == 1.0);
-                assert_true(cpu_max[p] == g_max_v[p]);
-                free(kx); free(ky); free(kz); free(x.t); free(x.id); free(y.t); free(y.id); free(z.t); free(z.id);
-            }
+        run(path, VL_BACKEND_CUDA, b, NULL, 0, 2, NULL, 0);
+        run(path, VL_BACKEND_CUDA, c, NULL, 0, 2, NULL, 0);
+        printf("  %s, %s propagation: %s\n", models[m], strategy ? strategy : "chosen", g_device);
+        const char *pops[] = {"exc", "inh"};
+        for (int p = 0; p < 2; ++p) {
+            spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]), z = read_spikes(c, pops[p]);
+            uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1), *kz = keys(&z, 0.1);
+            double cpu_gpu = overlap(kx, x.n, ky, y.n), gpu_gpu = overlap(ky, y.n, kz, z.n);
+            printf("    %s: cpu %zu, cuda %zu and %zu spikes; cpu=cuda %.4f%%, cuda=cuda %.4f%%; "
+                   "highest v cpu %.4f cuda %.4f mV\n", pops[p], x.n, y.n, z.n, 100 * cpu_gpu, 100 * gpu_gpu,
+                   cpu_max[p], g_max_v[p]);
+            assert_true(x.n > 1000);
+            assert_int_equal(y.n, z.n);
+            assert_true(gpu_gpu == 1.0);
+            assert_int_equal(x.n, y.n);
+            assert_true(cpu_gpu == 1.0);
+            assert_true(cpu_max[p] == g_max_v[p]);
+            free(kx); free(ky); free(kz); free(x.t); free(x.id); free(y.t); free(y.id); free(z.t); free(z.id);
         }
     }
     unsetenv("VOLLEY_CUDA_MODE");
     unsetenv("VOLLEY_CUDA_PROPAGATE");
     g_deterministic = 0;
 }
+
+/* Every execution mode, and in graph mode every propagation strategy forced on every projection
+ * (kernels/propagate.h): the same additions whoever makes them, so the same spikes. */
+static void test_det_graph(void **state) { (void)state; deterministic_identical("graph", NULL); }
+static void test_det_block(void **state) { (void)state; deterministic_identical("block", NULL); }
+static void test_det_cluster(void **state) { (void)state; deterministic_identical("cluster", NULL); }
+static void test_det_thread(void **state) { (void)state; deterministic_identical("graph", "thread"); }
+static void test_det_warp(void **state) { (void)state; deterministic_identical("graph", "warp"); }
+static void test_det_split(void **state) { (void)state; deterministic_identical("graph", "split"); }
 
 /* Pattern inputs under a stimulus protocol draw the same spikes on both backends. */
 static void test_pattern_identical(void **state) {
@@ -441,7 +442,33 @@ static void test_delayed_stdp_identical(void **state) {
     free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
 }
 
-int main(void) {
+/* With an argument, runs the tests whose names match it (cmocka's filter, e.g. test_det_cluster):
+ * ctest runs each test in its own process, so a device fault in one cannot poison the others. */
+int main(int argc, char **argv) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_feedforward_identical),
+        cmocka_unit_test(test_every_step_recorded),
+        cmocka_unit_test(test_rates_agree),
+        cmocka_unit_test(test_det_graph),
+        cmocka_unit_test(test_det_block),
+        cmocka_unit_test(test_det_cluster),
+        cmocka_unit_test(test_det_thread),
+        cmocka_unit_test(test_det_warp),
+        cmocka_unit_test(test_det_split),
+        cmocka_unit_test(test_stdp_matches_cpu),
+        cmocka_unit_test(test_pattern_identical),
+        cmocka_unit_test(test_stp_adaptation_identical),
+        cmocka_unit_test(test_delayed_stdp_identical),
+    };
+    if (argc > 1) { /* a name that matches no test would pass silently: refuse it */
+        size_t i = 0;
+        while (i < sizeof tests / sizeof tests[0] && strcmp(tests[i].name, argv[1]) != 0) ++i;
+        if (i == sizeof tests / sizeof tests[0]) {
+            fprintf(stderr, "no test named %s\n", argv[1]);
+            return 2;
+        }
+        cmocka_set_test_filter(argv[1]);
+    }
     char buf[256];
     if (vl_devices_describe(buf, sizeof buf) <= 0) {
         printf("no usable CUDA device: skipped\n");
@@ -453,15 +480,5 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/volley-gpu-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_feedforward_identical),
-        cmocka_unit_test(test_every_step_recorded),
-        cmocka_unit_test(test_rates_agree),
-        cmocka_unit_test(test_deterministic_identical),
-        cmocka_unit_test(test_stdp_matches_cpu),
-        cmocka_unit_test(test_pattern_identical),
-        cmocka_unit_test(test_stp_adaptation_identical),
-        cmocka_unit_test(test_delayed_stdp_identical),
-    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
