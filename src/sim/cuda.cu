@@ -6,13 +6,17 @@
 // neurons), short-term factors and the spike history of delayed plastic projections when there
 // are any, propagation, STDP when there is any, sampled state when recorded. A whole chunk of
 // steps is captured once into a CUDA Graph and replayed; the chunk's first step lives in device
-// memory, so the same graph serves every chunk and the host never waits inside one. Two chunk
+// memory, so the same graph serves every chunk and the host never waits inside one. Recording
+// buffers come in two sets: while the host sorts and hands over one chunk's spikes, the device
+// already simulates the next chunk into the other set (models without plasticity, whose weights
+// the host may read between chunks; VOLLEY_CUDA_PIPELINE=0 turns it off). Two chunk
 // kernels run a whole chunk in one launch instead (kernels/chunk.cu): one block
 // (VOLLEY_CUDA_MODE=block) or one thread-block cluster with the neuron state in distributed
 // shared memory (VOLLEY_CUDA_MODE=cluster). Spikes are recorded on the device (one region per
 // step, so nothing can be dropped) and copied to pinned host memory once per chunk.
 //
 // Environment switches (for tests and benchmarks): VOLLEY_CUDA_MODE=graph|block|cluster,
+// VOLLEY_CUDA_PIPELINE=0,
 // VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_SYNC=1 (no graph,
 // a synchronisation and error check after every launch: faults are reported at their kernel).
 #include <math.h>
@@ -26,7 +30,7 @@ extern "C" {
 #include "sim/sim.h"
 }
 
-static const uint64_t VL_REC_BUDGET = 1ull << 28; // spike-record entries per chunk (1 GiB)
+static const uint64_t VL_REC_BUDGET = 1ull << 28; // spike-record entries per chunk, both sets (1 GiB)
 
 enum { MODE_GRAPH = 0, MODE_BLOCK = 1, MODE_CLUSTER = 2 };
 static const char *const mode_names[] = {"graph", "single-block", "cluster"};
@@ -34,26 +38,42 @@ static const char *const mode_names[] = {"graph", "single-block", "cluster"};
 // Per-state-recording constants: the recorded ids and which receptor each variable reads (-1: v).
 typedef struct state_dev { uint32_t *ids; int32_t *var_rec; } state_dev;
 
-typedef struct cuda_state {
-    cudaStream_t stream;
-    vl_cu_net net;           // what the launchers read (device pointers)
-    dev_pop *h_pops;         // host copies of the device tables
-    dev_proj *h_proj;
-    dev_plastic *h_pl;
-    dev_stp *h_stp;
-    dev_state_rec *h_rec;
-    uint64_t *d_t0;
-    uint32_t chunk;          // steps per chunk
+// One set of recording buffers and what simulates a chunk into it: the population table (whose
+// spike regions and counts are the set's), the state-recording table, the chunk's first step, and
+// the graph captured for it.
+typedef struct rec_set {
+    vl_cu_net net;           // what the launchers read (device pointers; pops and rec are the set's)
+    dev_pop *h_pops;         // host copy of the set's population table
+    dev_state_rec *h_rec;    // host copy of the set's state-recording table
+    uint64_t *d_t0, *h_t0;   // the chunk's first step (h_t0 pinned)
+    uint32_t *h_count;       // pinned, n_pops * chunk
+    float *h_max;            // pinned, highest v per population
+    float **d_frames, **h_frames;
     cudaGraphExec_t graph;
     int have_graph;
+    cudaEvent_t done;        // counts, frames and highest v of the chunk are on the host
+    int pending;             // a chunk is in flight or waiting to be collected
+    uint64_t t0;
+    uint32_t n;
+} rec_set;
+
+typedef struct cuda_state {
+    cudaStream_t stream;     // the simulation
+    cudaStream_t copy;       // packing and copying a finished chunk's spikes
+    vl_cu_net net;           // the tables every set shares (pops and rec filled per set)
+    dev_pop *h_pops;         // the population table without spike regions (each set adds its own)
+    dev_proj *h_proj;        // host copies of the device tables
+    dev_plastic *h_pl;
+    dev_stp *h_stp;
+    rec_set set[2];
+    int n_sets, cur;         // sets in use (2: pipelined); the set the next chunk goes to
+    uint32_t chunk;          // steps per chunk
     int mode, sync_each;     // MODE_*; VOLLEY_CUDA_SYNC
     vl_cluster_layout cluster; // MODE_CLUSTER's plan
-    // recording
-    uint32_t *h_count;       // pinned, n_pops * chunk
+    // recording: one packing buffer (one chunk is collected at a time)
     uint32_t *h_spk;         // pinned, packed ids of recorded pops
     uint32_t *d_packed;
     uint64_t packed_cap;
-    float **d_frames, **h_frames;
     size_t *frame_len;
     state_dev *sd;
     void **allocs;
@@ -121,14 +141,24 @@ extern "C" int vl_cuda_describe(int dev, char *buf, size_t len) {
 static void cuda_destroy(vl_sim *s) {
     cuda_state *cs = state_of(s);
     if (!cs) return;
-    if (cs->have_graph) cudaGraphExecDestroy(cs->graph);
+    if (cs->stream) cudaStreamSynchronize(cs->stream); // a chunk started early may still run
+    if (cs->copy) cudaStreamSynchronize(cs->copy);
+    for (int k = 0; k < 2; ++k) {
+        rec_set *S = &cs->set[k];
+        if (S->have_graph) cudaGraphExecDestroy(S->graph);
+        if (S->done) cudaEventDestroy(S->done);
+        if (S->h_t0) cudaFreeHost(S->h_t0);
+        if (S->h_count) cudaFreeHost(S->h_count);
+        if (S->h_max) cudaFreeHost(S->h_max);
+        for (size_t q = 0; S->h_frames && q < s->n_state; ++q)
+            if (S->h_frames[q]) cudaFreeHost(S->h_frames[q]);
+        free(S->h_frames); free(S->d_frames); free(S->h_pops); free(S->h_rec);
+    }
     for (size_t i = 0; i < cs->n_allocs; ++i) cudaFree(cs->allocs[i]);
-    if (cs->h_count) cudaFreeHost(cs->h_count);
     if (cs->h_spk) cudaFreeHost(cs->h_spk);
-    for (size_t k = 0; cs->h_frames && k < s->n_state; ++k)
-        if (cs->h_frames[k]) cudaFreeHost(cs->h_frames[k]);
     if (cs->stream) cudaStreamDestroy(cs->stream);
-    free(cs->h_frames); free(cs->d_frames); free(cs->frame_len); free(cs->sd); free(cs->h_rec);
+    if (cs->copy) cudaStreamDestroy(cs->copy);
+    free(cs->frame_len); free(cs->sd);
     free(cs->h_pops); free(cs->h_proj); free(cs->h_pl); free(cs->h_stp); free(cs->allocs);
     free(cs);
     s->be_state = NULL;
@@ -138,14 +168,14 @@ static void cuda_destroy(vl_sim *s) {
 static int keeps_history(const vl_sim *s, size_t q) { return s->s->proj[q].stdp.on && s->net.proj[q].delay_const > 0; }
 
 // Bytes the model needs on the device, from the same sizes cuda_init allocates.
-static vl_status plan_memory(vl_sim *s, uint32_t chunk) {
+static vl_status plan_memory(vl_sim *s, uint32_t chunk, int n_sets) {
     const vl_spec *sp = s->s;
     double need = 0;
     for (size_t i = 0; i < sp->n_pops; ++i) {
         const vl_pop_rt *rt = &s->rt[i];
         double n = rt->size, nr = rt->type == VL_POP_NEURON ? rt->np.n_rec : 0;
-        need += n * (12 + 4 * nr + (s->deterministic ? 12 : 4) * nr * rt->ring_len) + 4.0 * chunk + n / 8;
-        need += 4 * n * (s->rec_spikes[i] ? chunk : 1);
+        need += n * (12 + 4 * nr + (s->deterministic ? 12 : 4) * nr * rt->ring_len) + n / 8;
+        need += n_sets * (4.0 * chunk + 4 * n * (s->rec_spikes[i] ? chunk : 1));
     }
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         const vl_csr *c = &s->net.proj[q];
@@ -252,9 +282,6 @@ static vl_status init_pops(vl_sim *s) {
         p->recorded = s->rec_spikes[i];
         offset += (rt->size + 31) & ~31u;
         if (rt->size > cs->net.max_src) cs->net.max_src = rt->size;
-        size_t n = rt->size;
-        if ((st = dev_alloc(s, (void **)&p->spk, 4 * n * (p->recorded ? cs->chunk : 1)))) return st;
-        if ((st = dev_alloc(s, (void **)&p->count, 4 * (size_t)cs->chunk))) return st;
         if ((st = dev_alloc(s, (void **)&p->max_v, 4))) return st;
         CU(vl_cu_fill(p->max_v, -INFINITY, 1, cs->stream));
         st = rt->type == VL_POP_NEURON ? init_neurons(s, i, p) : init_input(s, rt, p);
@@ -382,31 +409,18 @@ static vl_status init_plastic(vl_sim *s, uint32_t sm_count) {
     return VL_OK;
 }
 
-// Recording: pinned host buffers for counts, packed spikes and state frames.
-static vl_status init_recording(vl_sim *s) {
+// The state-recording constants every set shares: recorded ids and the receptor per variable.
+static vl_status init_state_rec(vl_sim *s) {
     cuda_state *cs = state_of(s);
     const vl_spec *sp = s->s;
     vl_status st;
-    CU(cudaMallocHost((void **)&cs->h_count, 4 * sp->n_pops * (size_t)cs->chunk));
-    uint64_t cap = 0;
-    for (size_t i = 0; i < sp->n_pops; ++i)
-        if (s->rec_spikes[i]) cap += (uint64_t)s->rt[i].size * cs->chunk;
-    cs->packed_cap = cap;
-    CU(cudaMallocHost((void **)&cs->h_spk, 4 * (cap ? cap : 1)));
-    if ((st = dev_alloc(s, (void **)&cs->d_packed, 4 * (cap ? cap : 1)))) return st;
-    cs->d_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
-    cs->h_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
     cs->frame_len = (size_t *)calloc(s->n_state + 1, sizeof(size_t));
     cs->sd = (state_dev *)calloc(s->n_state + 1, sizeof(state_dev));
-    cs->h_rec = (dev_state_rec *)calloc(s->n_state + 1, sizeof(dev_state_rec));
-    if (!cs->d_frames || !cs->h_frames || !cs->frame_len || !cs->sd || !cs->h_rec) return VL_ERR_NOMEM;
+    if (!cs->frame_len || !cs->sd) return VL_ERR_NOMEM;
     for (size_t q = 0; q < s->n_state; ++q) {
         const vl_state_rec_spec *sr = &sp->state[q];
         const vl_pop_spec *ps = &sp->pops[sr->pop];
-        size_t len = (cs->chunk / sr->every + 1) * sr->n_vars * sr->n_ids;
-        cs->frame_len[q] = len;
-        if ((st = dev_alloc(s, (void **)&cs->d_frames[q], 4 * len))) return st;
-        CU(cudaMallocHost((void **)&cs->h_frames[q], 4 * len));
+        cs->frame_len[q] = (cs->chunk / sr->every + 1) * sr->n_vars * sr->n_ids;
         int32_t *vr = (int32_t *)calloc(sr->n_vars, sizeof(int32_t));
         if (!vr) return VL_ERR_NOMEM;
         for (size_t v = 0; v < sr->n_vars; ++v) {
@@ -418,15 +432,62 @@ static vl_status init_recording(vl_sim *s) {
         if (st == VL_OK) st = upload(s, &cs->sd[q].var_rec, (const int32_t *)vr, sr->n_vars);
         free(vr);
         if (st != VL_OK) return st;
-        dev_state_rec *r = &cs->h_rec[q];
+    }
+    // One packing buffer: a chunk's recorded spikes on their way to the host.
+    uint64_t cap = 0;
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (s->rec_spikes[i]) cap += (uint64_t)s->rt[i].size * cs->chunk;
+    cs->packed_cap = cap;
+    CU(cudaMallocHost((void **)&cs->h_spk, 4 * (cap ? cap : 1)));
+    return dev_alloc(s, (void **)&cs->d_packed, 4 * (cap ? cap : 1));
+}
+
+// Recording set k: spike regions and counts in its own copy of the population table, state
+// frames, pinned host buffers, the chunk's first step; its device tables and launch view.
+static vl_status init_set(vl_sim *s, int k) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    rec_set *S = &cs->set[k];
+    vl_status st;
+    S->h_pops = (dev_pop *)calloc(sp->n_pops + 1, sizeof(dev_pop));
+    S->h_rec = (dev_state_rec *)calloc(s->n_state + 1, sizeof(dev_state_rec));
+    S->d_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
+    S->h_frames = (float **)calloc(s->n_state + 1, sizeof(float *));
+    if (!S->h_pops || !S->h_rec || !S->d_frames || !S->h_frames) return VL_ERR_NOMEM;
+    memcpy(S->h_pops, cs->h_pops, sp->n_pops * sizeof(dev_pop));
+    for (size_t i = 0; i < sp->n_pops; ++i) {
+        dev_pop *p = &S->h_pops[i];
+        if ((st = dev_alloc(s, (void **)&p->spk, 4 * (size_t)p->size * (p->recorded ? cs->chunk : 1))) ||
+            (st = dev_alloc(s, (void **)&p->count, 4 * (size_t)cs->chunk)))
+            return st;
+    }
+    CU(cudaMallocHost((void **)&S->h_t0, 8));
+    CU(cudaMallocHost((void **)&S->h_count, 4 * sp->n_pops * (size_t)cs->chunk));
+    CU(cudaMallocHost((void **)&S->h_max, 4 * (sp->n_pops + 1)));
+    CU(cudaEventCreateWithFlags(&S->done, cudaEventDisableTiming));
+    for (size_t q = 0; q < s->n_state; ++q) {
+        const vl_state_rec_spec *sr = &sp->state[q];
+        if ((st = dev_alloc(s, (void **)&S->d_frames[q], 4 * cs->frame_len[q]))) return st;
+        CU(cudaMallocHost((void **)&S->h_frames[q], 4 * cs->frame_len[q]));
+        dev_state_rec *r = &S->h_rec[q];
         r->pop = sr->pop;
         r->n_ids = (uint32_t)sr->n_ids;
         r->n_vars = (uint32_t)sr->n_vars;
         r->every = sr->every;
         r->ids = cs->sd[q].ids;
         r->var_rec = cs->sd[q].var_rec;
-        r->frames = cs->d_frames[q];
+        r->frames = S->d_frames[q];
     }
+    dev_pop *dp;
+    dev_state_rec *dr;
+    if ((st = upload(s, &dp, (const dev_pop *)S->h_pops, sp->n_pops + 1)) ||
+        (st = upload(s, &dr, (const dev_state_rec *)S->h_rec, s->n_state + 1)) ||
+        (st = dev_alloc(s, (void **)&S->d_t0, 8)))
+        return st;
+    S->net = cs->net;
+    S->net.pops = dp;
+    S->net.rec = dr;
+    S->net.t0 = S->d_t0;
     return VL_OK;
 }
 
@@ -458,8 +519,6 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
             vl_cu_cluster_fits(&cs->cluster) < 1)
             cs->mode = MODE_GRAPH;
     }
-    const char *sync = getenv("VOLLEY_CUDA_SYNC");
-    cs->sync_each = sync && *sync && strcmp(sync, "0") != 0;
     if (cs->sync_each) cs->mode = MODE_GRAPH; // launches one by one, no graph
     char *d = s->device + strlen(s->device);
     size_t left = sizeof s->device - strlen(s->device);
@@ -468,6 +527,7 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
                  cs->cluster.threads, cs->cluster.shm / 1024);
     else
         snprintf(d, left, ", %s mode", mode_names[cs->mode]);
+    if (cs->n_sets == 2) snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", pipelined");
     return VL_OK;
 }
 
@@ -485,51 +545,53 @@ static vl_status cuda_init(vl_sim *s) {
     CU(cudaGetDeviceProperties(&prop, 0));
     snprintf(s->device, sizeof s->device, "%s", prop.name);
     CU(cudaStreamCreateWithFlags(&cs->stream, cudaStreamNonBlocking));
+    CU(cudaStreamCreateWithFlags(&cs->copy, cudaStreamNonBlocking));
+    const char *sync = getenv("VOLLEY_CUDA_SYNC"), *pipe = getenv("VOLLEY_CUDA_PIPELINE");
+    cs->sync_each = sync && *sync && strcmp(sync, "0") != 0;
+    int plastic = 0;
+    for (size_t q = 0; q < s->net.n_proj; ++q) plastic |= sp->proj[q].stdp.on;
+    // Two recording sets let the device run a chunk ahead; not with plastic weights, which the
+    // host reads between chunks (snapshots), nor when every launch is synchronised.
+    cs->n_sets = plastic || cs->sync_each || (pipe && !strcmp(pipe, "0")) ? 1 : 2;
     // Chunk length: recorded spikes keep one region per step; stay within the budget.
     uint64_t rec_neurons = 0;
     for (size_t i = 0; i < sp->n_pops; ++i)
         if (s->rec_spikes[i]) rec_neurons += s->rt[i].size;
-    uint64_t chunk = s->chunk_steps;
-    if (rec_neurons && rec_neurons * chunk > VL_REC_BUDGET) chunk = VL_REC_BUDGET / rec_neurons;
+    uint64_t chunk = s->chunk_steps, budget = VL_REC_BUDGET / cs->n_sets;
+    if (rec_neurons && rec_neurons * chunk > budget) chunk = budget / rec_neurons;
     if (chunk < 1) chunk = 1;
     cs->chunk = (uint32_t)chunk;
     s->chunk_steps = cs->chunk;
     vl_status st;
-    if ((st = plan_memory(s, cs->chunk)) || (st = init_pops(s)) || (st = init_proj(s)) ||
-        (st = init_plastic(s, (uint32_t)prop.multiProcessorCount)) || (st = init_recording(s)))
+    if ((st = plan_memory(s, cs->chunk, cs->n_sets)) || (st = init_pops(s)) || (st = init_proj(s)) ||
+        (st = init_plastic(s, (uint32_t)prop.multiProcessorCount)) || (st = init_state_rec(s)))
         return st;
     // Propagation: one resident wave at most, enough warps for the largest spike burst.
     uint32_t want = (cs->net.max_src + VL_CU_WARPS - 1) / VL_CU_WARPS,
              full = (uint32_t)prop.multiProcessorCount * (2048 / VL_CU_BLOCK);
     cs->net.prop_blocks = want < full ? (want ? want : 1) : full;
-    dev_pop *dp;
     dev_proj *dq;
     dev_stp *ds;
     dev_plastic *dl;
-    dev_state_rec *dr;
-    if ((st = upload(s, &dp, (const dev_pop *)cs->h_pops, sp->n_pops + 1)) ||
-        (st = upload(s, &dq, (const dev_proj *)cs->h_proj, s->net.n_proj + 1)) ||
+    if ((st = upload(s, &dq, (const dev_proj *)cs->h_proj, s->net.n_proj + 1)) ||
         (st = upload(s, &ds, (const dev_stp *)cs->h_stp, (size_t)cs->net.n_stp + 1)) ||
-        (st = upload(s, &dl, (const dev_plastic *)cs->h_pl, (size_t)cs->net.n_pl + 1)) ||
-        (st = upload(s, &dr, (const dev_state_rec *)cs->h_rec, s->n_state + 1)) ||
-        (st = dev_alloc(s, (void **)&cs->d_t0, 8)))
+        (st = upload(s, &dl, (const dev_plastic *)cs->h_pl, (size_t)cs->net.n_pl + 1)))
         return st;
-    cs->net.pops = dp;
     cs->net.proj = dq;
     cs->net.stp = ds;
     cs->net.pl = dl;
-    cs->net.rec = dr;
-    cs->net.t0 = cs->d_t0;
+    for (int k = 0; k < cs->n_sets; ++k)
+        if ((st = init_set(s, k)) != VL_OK) return st;
     CU(cudaDeviceSynchronize()); // the fills and memsets above (some on the legacy stream) are done
     return pick_mode(s, &prop);
 }
 
-// The schedule's launches for steps 0 .. n_steps - 1 of a chunk (graph capture or direct).
-static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
+// The schedule's launches for steps 0 .. n_steps - 1 of a chunk into set S (graph capture or direct).
+static vl_status enqueue_steps(vl_sim *s, const rec_set *S, uint32_t n_steps) {
     cuda_state *cs = state_of(s);
-    const vl_cu_net *n = &cs->net;
+    const vl_cu_net *n = &S->net;
     for (uint32_t k = 0; k < n_steps; ++k) {
-        LAUNCH(vl_cu_state(n, cs->h_rec, k, cs->stream));
+        LAUNCH(vl_cu_state(n, S->h_rec, k, cs->stream));
         LAUNCH(vl_cu_update(n, k, cs->stream));
         LAUNCH(vl_cu_history(n, k, cs->stream));
         LAUNCH(vl_cu_stp(n, k, cs->stream));
@@ -539,68 +601,85 @@ static vl_status enqueue_steps(vl_sim *s, uint32_t n_steps) {
     return VL_OK;
 }
 
+// Starts steps [t0, t0 + n_steps) into set S: the simulation, then the copies of its counts,
+// frames and highest v, and an event when they are on the host. Returns without waiting.
+static vl_status launch(vl_sim *s, rec_set *S, uint64_t t0, uint32_t n_steps) {
+    cuda_state *cs = state_of(s);
+    const vl_spec *sp = s->s;
+    vl_status st;
+    *S->h_t0 = t0; // pinned and the set's own: the copy is truly asynchronous
+    CU(cudaMemcpyAsync(S->d_t0, S->h_t0, 8, cudaMemcpyHostToDevice, cs->stream));
+    for (size_t i = 0; i < sp->n_pops; ++i) CU(cudaMemsetAsync(S->h_pops[i].count, 0, 4 * (size_t)cs->chunk, cs->stream));
+    if (cs->mode == MODE_BLOCK) {
+        LAUNCH(vl_cu_block_chunk(&S->net, n_steps, cs->stream));
+    } else if (cs->mode == MODE_CLUSTER) {
+        LAUNCH(vl_cu_cluster_chunk(&S->net, &cs->cluster, n_steps, cs->stream));
+    } else if (n_steps == cs->chunk && !cs->sync_each) {
+        if (!S->have_graph) {
+            cudaGraph_t g;
+            CU(cudaStreamBeginCapture(cs->stream, cudaStreamCaptureModeThreadLocal));
+            st = enqueue_steps(s, S, n_steps);
+            cudaError_t e = cudaStreamEndCapture(cs->stream, &g);
+            if (st != VL_OK) return st;
+            CU(e);
+            CU(cudaGraphInstantiate(&S->graph, g, 0));
+            CU(cudaGraphDestroy(g));
+            S->have_graph = 1;
+        }
+        CU(cudaGraphLaunch(S->graph, cs->stream));
+    } else if ((st = enqueue_steps(s, S, n_steps)) != VL_OK) {
+        return st;
+    }
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        CU(cudaMemcpyAsync(S->h_count + i * cs->chunk, S->h_pops[i].count, 4 * (size_t)n_steps, cudaMemcpyDeviceToHost,
+                           cs->stream));
+    for (size_t q = 0; q < s->n_state; ++q)
+        CU(cudaMemcpyAsync(S->h_frames[q], S->d_frames[q], 4 * cs->frame_len[q], cudaMemcpyDeviceToHost, cs->stream));
+    for (size_t i = 0; i < sp->n_pops; ++i)
+        if (s->rt[i].type == VL_POP_NEURON) {
+            LAUNCH(vl_cu_max_v(S->h_pops[i].wmax, (s->rt[i].size + 31) / 32, S->h_pops[i].max_v, cs->stream));
+            CU(cudaMemcpyAsync(&S->h_max[i], S->h_pops[i].max_v, 4, cudaMemcpyDeviceToHost, cs->stream));
+        }
+    CU(cudaEventRecord(S->done, cs->stream));
+    S->pending = 1;
+    S->t0 = t0;
+    S->n = n_steps;
+    return VL_OK;
+}
+
 static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) {
+// Waits for set S's chunk and fills c: counts, highest v, the recorded spikes (packed on the copy
+// stream while the simulation stream may already run the next chunk), frames.
+static vl_status collect(vl_sim *s, rec_set *S, vl_chunk *c) {
     cuda_state *cs = state_of(s);
     const vl_spec *sp = s->s;
-    vl_status st;
-    CU(cudaMemcpyAsync(cs->d_t0, &t0, 8, cudaMemcpyHostToDevice, cs->stream));
-    for (size_t i = 0; i < sp->n_pops; ++i) CU(cudaMemsetAsync(cs->h_pops[i].count, 0, 4 * (size_t)cs->chunk, cs->stream));
-    if (cs->mode == MODE_BLOCK) {
-        LAUNCH(vl_cu_block_chunk(&cs->net, n_steps, cs->stream));
-    } else if (cs->mode == MODE_CLUSTER) {
-        LAUNCH(vl_cu_cluster_chunk(&cs->net, &cs->cluster, n_steps, cs->stream));
-    } else if (n_steps == cs->chunk && !cs->sync_each) {
-        if (!cs->have_graph) {
-            cudaGraph_t g;
-            CU(cudaStreamBeginCapture(cs->stream, cudaStreamCaptureModeThreadLocal));
-            st = enqueue_steps(s, n_steps);
-            cudaError_t e = cudaStreamEndCapture(cs->stream, &g);
-            if (st != VL_OK) return st;
-            CU(e);
-            CU(cudaGraphInstantiate(&cs->graph, g, 0));
-            CU(cudaGraphDestroy(g));
-            cs->have_graph = 1;
-        }
-        CU(cudaGraphLaunch(cs->graph, cs->stream));
-    } else if ((st = enqueue_steps(s, n_steps)) != VL_OK) {
-        return st;
-    }
-    // Drain: counts, packed spikes of recorded populations, frames, highest v.
-    for (size_t i = 0; i < sp->n_pops; ++i)
-        CU(cudaMemcpyAsync(cs->h_count + i * cs->chunk, cs->h_pops[i].count, 4 * (size_t)n_steps,
-                           cudaMemcpyDeviceToHost, cs->stream));
-    CU(cudaStreamSynchronize(cs->stream));
+    CU(cudaEventSynchronize(S->done));
+    S->pending = 0;
+    const uint32_t n_steps = S->n;
+    const uint64_t t0 = S->t0;
     uint64_t off = 0;
     for (size_t i = 0; i < sp->n_pops; ++i) {
-        const uint32_t *cnt = cs->h_count + i * cs->chunk;
+        const uint32_t *cnt = S->h_count + i * cs->chunk;
         for (uint32_t k = 0; k < n_steps; ++k) c->count[i][k] = cnt[k];
+        if (s->rt[i].type == VL_POP_NEURON) s->max_v[i] = S->h_max[i];
         if (!s->rec_spikes[i]) continue;
         uint64_t total = 0;
         for (uint32_t k = 0; k < n_steps; ++k) total += cnt[k];
         if (total) {
-            LAUNCH(vl_cu_pack(cs->h_pops[i].spk, cs->h_pops[i].count, cs->h_pops[i].size, n_steps, cs->d_packed + off,
-                              cs->stream));
-            CU(cudaMemcpyAsync(cs->h_spk + off, cs->d_packed + off, 4 * total, cudaMemcpyDeviceToHost, cs->stream));
+            CU(vl_cu_pack(S->h_pops[i].spk, S->h_pops[i].count, S->h_pops[i].size, n_steps, cs->d_packed + off, cs->copy));
+            CU(cudaMemcpyAsync(cs->h_spk + off, cs->d_packed + off, 4 * total, cudaMemcpyDeviceToHost, cs->copy));
         }
         off += total;
     }
-    for (size_t q = 0; q < s->n_state; ++q)
-        CU(cudaMemcpyAsync(cs->h_frames[q], cs->d_frames[q], 4 * cs->frame_len[q], cudaMemcpyDeviceToHost, cs->stream));
-    for (size_t i = 0; i < sp->n_pops; ++i)
-        if (s->rt[i].type == VL_POP_NEURON) {
-            LAUNCH(vl_cu_max_v(cs->h_pops[i].wmax, (s->rt[i].size + 31) / 32, cs->h_pops[i].max_v, cs->stream));
-            CU(cudaMemcpyAsync(&s->max_v[i], cs->h_pops[i].max_v, 4, cudaMemcpyDeviceToHost, cs->stream));
-        }
-    CU(cudaStreamSynchronize(cs->stream));
+    CU(cudaStreamSynchronize(cs->copy));
     off = 0;
     for (size_t i = 0; i < sp->n_pops; ++i) {
         if (!s->rec_spikes[i]) continue;
-        const uint32_t *cnt = cs->h_count + i * cs->chunk;
+        const uint32_t *cnt = S->h_count + i * cs->chunk;
         for (uint32_t k = 0; k < n_steps; ++k) {
             // Atomics append in any order; ids ascending within a step, as the CPU backend writes them.
             qsort(cs->h_spk + off, cnt[k], sizeof(uint32_t), cmp_u32);
@@ -612,11 +691,43 @@ static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c)
         const vl_state_rec_spec *sr = &sp->state[q];
         uint32_t frames = 0;
         for (uint64_t t = t0; t < t0 + n_steps; ++t) frames += (t % sr->every) == 0;
-        memcpy(c->frames[q], cs->h_frames[q], 4 * (size_t)frames * sr->n_vars * sr->n_ids);
+        memcpy(c->frames[q], S->h_frames[q], 4 * (size_t)frames * sr->n_vars * sr->n_ids);
         c->n_frames[q] = frames;
     }
     c->n_steps = n_steps;
     return VL_OK;
+}
+
+// Steps [t0, t0 + n_steps): the chunk started early by the previous call, or started now; with
+// two sets the next chunk (s->next_steps) starts before this one is collected.
+static vl_status cuda_run(vl_sim *s, uint64_t t0, uint32_t n_steps, vl_chunk *c) {
+    cuda_state *cs = state_of(s);
+    vl_status st;
+    rec_set *S = NULL;
+    for (int k = 0; k < cs->n_sets; ++k) {
+        rec_set *P = &cs->set[k];
+        if (!P->pending) continue;
+        if (P->t0 != t0 || P->n != n_steps) {
+            vl__diag_error(&s->diag, vl_mark{}, "internal error: the CUDA backend ran steps %llu-%llu ahead but was "
+                           "asked for %llu-%llu", (unsigned long long)P->t0, (unsigned long long)(P->t0 + P->n),
+                           (unsigned long long)t0, (unsigned long long)(t0 + n_steps));
+            return VL_ERR_DEVICE;
+        }
+        S = P;
+    }
+    if (!S) {
+        S = &cs->set[cs->cur];
+        if ((st = launch(s, S, t0, n_steps)) != VL_OK) return st;
+        cs->cur = (cs->cur + 1) % cs->n_sets;
+    }
+    if (cs->n_sets == 2 && s->next_steps) {
+        rec_set *N = &cs->set[cs->cur];
+        if (!N->pending) {
+            if ((st = launch(s, N, t0 + n_steps, s->next_steps)) != VL_OK) return st;
+            cs->cur = (cs->cur + 1) % cs->n_sets;
+        }
+    }
+    return collect(s, S, c);
 }
 
 // Plastic weights back into the host CSR (for weight snapshots); other projections never change.

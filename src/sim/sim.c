@@ -262,15 +262,26 @@ static void finish_results(vl_sim *s) {
 }
 
 /* The next step at which some projection's weights are due (every > 0), or UINT64_MAX. */
-static uint64_t next_snapshot(const vl_sim *s) {
+/* The first weight snapshot due after step `at`. */
+static uint64_t next_snapshot(const vl_sim *s, uint64_t at) {
     uint64_t best = UINT64_MAX;
     for (size_t q = 0; q < s->s->n_proj; ++q) {
         double ev = s->s->proj[q].weights_every;
         if (ev <= 0) continue;
-        uint64_t every = (uint64_t)llround(ev / s->s->dt), next = (s->steps_done / every + 1) * every;
+        uint64_t every = (uint64_t)llround(ev / s->s->dt), next = (at / every + 1) * every;
         if (next < best) best = next;
     }
     return best;
+}
+
+/* Steps of the chunk that starts at step `at`: the chunk length, cut at the end of the run and
+ * at the next weight snapshot (0 at the end). */
+static uint32_t chunk_len(const vl_sim *s, uint64_t at) {
+    if (at >= s->n_steps) return 0;
+    uint64_t left = s->n_steps - at, snap = next_snapshot(s, at);
+    uint32_t n = left < s->chunk_steps ? (uint32_t)left : s->chunk_steps;
+    if (snap > at && snap - at < n) n = (uint32_t)(snap - at);
+    return n;
 }
 
 /* Copies the weights of every projection due now into chunk c (or, when c is NULL, a chunk of its
@@ -324,9 +335,8 @@ vl_status vl_sim_run(vl_sim *s) {
         if (s->opt.interrupt && *s->opt.interrupt) { interrupted = 1; break; }
         vl_chunk *c = vl_writer_acquire(s->writer);
         if (!c) { st = VL_ERR_HDF5; break; }
-        uint64_t left = s->n_steps - s->steps_done, snap = next_snapshot(s);
-        uint32_t n = left < s->chunk_steps ? (uint32_t)left : s->chunk_steps;
-        if (snap > s->steps_done && snap - s->steps_done < n) n = (uint32_t)(snap - s->steps_done);
+        uint32_t n = chunk_len(s, s->steps_done);
+        s->next_steps = chunk_len(s, s->steps_done + n); /* a backend may start it early */
         c->step0 = s->steps_done;
         st = s->be->run(s, s->steps_done, n, c);
         for (size_t i = 0; i < s->s->n_pops; ++i)

@@ -17,7 +17,10 @@ typedef struct vl_sim vl_sim;
 typedef struct vl_backend_i {
     const char *name;
     vl_status (*init)(vl_sim *s);
-    /* Simulates steps [t0, t0 + n) and fills c (spikes, counts, frames, max v). */
+    /* Simulates steps [t0, t0 + n) and fills c (spikes, counts, frames, max v). s->next_steps is
+     * the length of the chunk the time loop will ask for next (0: none), which a backend may
+     * start simulating before it returns this one (the CUDA backend does, to overlap the host's
+     * handling of a chunk with the device's next one). */
     vl_status (*run)(vl_sim *s, uint64_t t0, uint32_t n, vl_chunk *c);
     /* Optional: brings plastic weights back into s->net (NULL: they live there already). */
     vl_status (*sync_weights)(vl_sim *s);
@@ -60,6 +63,7 @@ struct vl_sim {
     vl_sim_options opt;
     uint64_t seed, n_steps, steps_done;
     uint32_t chunk_steps;
+    uint32_t next_steps;      /* the chunk after the one being run (vl_backend_i.run) */
     vl_network net;
     vl_pop_rt *rt;
     vl_diag diag;

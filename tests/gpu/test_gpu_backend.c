@@ -90,6 +90,24 @@ static spikes read_spikes(const char *file, const char *pop) {
     return s;
 }
 
+/* A whole float dataset (state report), flattened; *n receives its size. */
+static float *read_floats(const char *file, const char *path, size_t *n) {
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[2] = {0, 1};
+    int rank = H5Sget_simple_extent_dims(sp, dims, NULL);
+    *n = (size_t)dims[0] * (rank > 1 ? (size_t)dims[1] : 1);
+    float *x = calloc(*n + 1, sizeof *x);
+    if (*n) assert_true(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    return x;
+}
+
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -262,6 +280,19 @@ static void deterministic_identical(const char *mode, const char *strategy) {
             assert_true(cpu_gpu == 1.0);
             assert_true(cpu_max[p] == g_max_v[p]);
             free(kx); free(ky); free(kz); free(x.t); free(x.id); free(y.t); free(y.id); free(z.t); free(z.id);
+        }
+        /* COBA's sampled state (v and both conductances of exc 0-9 every 0.5 ms) is the same bits. */
+        const char *traces[] = {"/report/exc/data", "/report/exc/data_g_exc", "/report/exc/data_g_inh"};
+        for (int q = 0; m == 0 && q < 3; ++q) {
+            size_t n1, n2, same = 0;
+            float *f1 = read_floats(a, traces[q], &n1), *f2 = read_floats(b, traces[q], &n2);
+            for (size_t i = 0; i < n1 && i < n2; ++i) same += f1[i] == f2[i];
+            printf("    %s: %zu of %zu values identical\n", traces[q], same, n1);
+            assert_true(n1 > 1000);
+            assert_int_equal(n1, n2);
+            assert_int_equal(same, n1);
+            free(f1);
+            free(f2);
         }
     }
     unsetenv("VOLLEY_CUDA_MODE");
