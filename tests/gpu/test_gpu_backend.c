@@ -339,6 +339,28 @@ static void test_pattern_identical(void **state) {
     free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
 }
 
+/* Runs path on the CPU and the GPU in deterministic mode (outputs <name>_cpu.h5 and _gpu.h5 in
+ * a and b) and requires population pop's spikes to be the same (step, id) pairs, at least
+ * min_spikes of them. */
+static void det_pair(const char *path, const char *name, uint64_t seed, const char *pop, size_t min_spikes, char *a,
+                     char *b) {
+    snprintf(a, 512, "%s/%s_cpu.h5", tmpdir, name);
+    snprintf(b, 512, "%s/%s_gpu.h5", tmpdir, name);
+    g_deterministic = 1;
+    run(path, VL_BACKEND_CPU, a, NULL, 0, seed, NULL, 0);
+    run(path, VL_BACKEND_CUDA, b, NULL, 0, seed, NULL, 0);
+    g_deterministic = 0;
+    printf("  device: %s\n", g_device);
+    spikes x = read_spikes(a, pop), y = read_spikes(b, pop);
+    uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
+    double ov = overlap(kx, x.n, ky, y.n);
+    printf("  %s, deterministic: cpu %zu, cuda %zu spikes, identical %.4f%%\n", name, x.n, y.n, 100 * ov);
+    assert_true(x.n > min_spikes);
+    assert_int_equal(x.n, y.n);
+    assert_true(ov == 1.0);
+    free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
+}
+
 /* Short-term dynamics (both models) and the adaptation current on the GPU: in deterministic mode
  * the spike trains equal the CPU's exactly. */
 static void test_stp_adaptation_identical(void **state) {
@@ -357,20 +379,7 @@ static void test_stp_adaptation_identical(void **state) {
         " short_term: {model: saturating, alpha: 0.5, tau: 100 ms}}\n"
         "record: {spikes: all}\n");
     char a[512], b[512];
-    snprintf(a, sizeof a, "%s/stp_cpu.h5", tmpdir);
-    snprintf(b, sizeof b, "%s/stp_gpu.h5", tmpdir);
-    g_deterministic = 1;
-    run(path, VL_BACKEND_CPU, a, NULL, 0, 4, NULL, 0);
-    run(path, VL_BACKEND_CUDA, b, NULL, 0, 4, NULL, 0);
-    g_deterministic = 0;
-    spikes x = read_spikes(a, "cells"), y = read_spikes(b, "cells");
-    uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
-    double ov = overlap(kx, x.n, ky, y.n);
-    printf("  stp + adaptation, deterministic: cpu %zu, cuda %zu spikes, identical %.4f%%\n", x.n, y.n, 100 * ov);
-    assert_true(x.n > 500);
-    assert_int_equal(x.n, y.n);
-    assert_true(ov == 1.0);
-    free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
+    det_pair(path, "stp", 4, "cells", 500, a, b);
 }
 
 static float *read_final_weights(const char *file, const char *proj, size_t *n) {
@@ -441,20 +450,7 @@ static void test_delayed_stdp_identical(void **state) {
         " dA_post: -0.008 nS, w_min: 0 nS, w_max: 1 nS, pairing: nearest, update: multiplicative}}\n"
         "record:\n  spikes: all\n  weights: [{projection: ff, every: 1 s}, {projection: rec, every: 1 s}]\n");
     char a[512], b[512];
-    snprintf(a, sizeof a, "%s/dstdp_cpu.h5", tmpdir);
-    snprintf(b, sizeof b, "%s/dstdp_gpu.h5", tmpdir);
-    g_deterministic = 1;
-    run(path, VL_BACKEND_CPU, a, NULL, 0, 5, NULL, 0);
-    run(path, VL_BACKEND_CUDA, b, NULL, 0, 5, NULL, 0);
-    g_deterministic = 0;
-    printf("  device: %s\n", g_device);
-    spikes x = read_spikes(a, "cells"), y = read_spikes(b, "cells");
-    uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
-    double ov = overlap(kx, x.n, ky, y.n);
-    printf("  delayed stdp, deterministic: cpu %zu, cuda %zu spikes, identical %.4f%%\n", x.n, y.n, 100 * ov);
-    assert_true(x.n > 500);
-    assert_int_equal(x.n, y.n);
-    assert_true(ov == 1.0);
+    det_pair(path, "dstdp", 5, "cells", 500, a, b);
     const char *proj[] = {"ff", "rec"};
     for (int q = 0; q < 2; ++q) {
         size_t n1, n2, same = 0, moved = 0;
@@ -470,7 +466,6 @@ static void test_delayed_stdp_identical(void **state) {
         free(w1);
         free(w2);
     }
-    free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
 }
 
 /* With an argument, runs the tests whose names match it (cmocka's filter, e.g. test_det_cluster):
