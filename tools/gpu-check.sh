@@ -106,16 +106,22 @@ BENCH_ENV="VOLLEY_CUDA_PROPAGATE=split" bench coba-1M-split cuda configs/coba.ya
   --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
   --set projections.2.connect.fixed_probability=0.0005
 
-# Per-kernel device time of COBA 10^6 (launches one by one: VOLLEY_CUDA_SYNC=1), when ncu is here.
+# Per-kernel device time (launches one by one: VOLLEY_CUDA_SYNC=1), when ncu is here: COBA 10^6
+# and PD14, a few steps after the start.
 if command -v ncu >/dev/null 2>&1; then
-  log "ncu: COBA 10^6, kernels of steps 100-103"
-  VOLLEY_CUDA_SYNC=1 timeout 180 ncu --kernel-name regex:vl_ --launch-skip 300 --launch-count 12 \
-    --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active \
-    "$V" run configs/coba.yaml --backend cuda --no-output --quiet --duration "20 ms" \
+  prof() { # name launches-to-skip model [args...]
+    local name=$1 skip=$2; shift 2
+    log "ncu: $name"
+    VOLLEY_CUDA_SYNC=1 timeout 150 ncu --kernel-name regex:vl_ --launch-skip "$skip" --launch-count 10 \
+      --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active \
+      "$V" run "$@" --backend cuda --no-output --quiet >"$OUT/ncu-$name.txt" 2>&1
+    grep -E "^  vl_|gpu__time_duration|dram__throughput|warps_active" "$OUT/ncu-$name.txt" | head -50 | tee -a "$OUT/gpu-check.log"
+  }
+  prof coba-1M 300 configs/coba.yaml --duration "20 ms" \
     --set populations.exc.size=800000 --set populations.inh.size=200000 \
     --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
-    --set projections.2.connect.fixed_probability=0.0005 >"$OUT/ncu-coba-1M.txt" 2>&1
-  grep -E "^  vl_|gpu__time_duration|dram__throughput|warps_active" "$OUT/ncu-coba-1M.txt" | head -60 | tee -a "$OUT/gpu-check.log"
+    --set projections.2.connect.fixed_probability=0.0005
+  [ -e configs/pd14.yaml ] && prof pd14 200 configs/pd14.yaml --duration "20 ms"
 fi
 
 log "models on the GPU"
