@@ -30,12 +30,14 @@ typedef struct run_out {
     uint64_t n_synapses, steps;
 } run_out;
 
-/* Runs configs/<name>.yaml with the given seed and thread count (0: default); h5 may be NULL. */
-static void run_config(const char *name, uint64_t seed, int threads, const char *h5, run_out *o) {
+/* Runs configs/<name>.yaml (with --set overrides) with the given seed and thread count (0: default);
+ * h5 may be NULL. */
+static void run_config_set(const char *name, const char **sets, size_t n_sets, uint64_t seed, int threads,
+                           const char *h5, run_out *o) {
     char path[1200];
     snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, name);
     vl_model *m = NULL;
-    if (vl_model_load(path, NULL, 0, &m) != VL_OK) fail_msg("%s refused: %s", path, vl_model_error(m));
+    if (vl_model_load(path, sets, n_sets, &m) != VL_OK) fail_msg("%s refused: %s", path, vl_model_error(m));
     vl_sim_options opt;
     memset(&opt, 0, sizeof opt);
     opt.output = h5;
@@ -64,6 +66,10 @@ static void run_config(const char *name, uint64_t seed, int threads, const char 
     }
     vl_sim_destroy(s);
     vl_model_destroy(m);
+}
+
+static void run_config(const char *name, uint64_t seed, int threads, const char *h5, run_out *o) {
+    run_config_set(name, NULL, 0, seed, threads, h5, o);
 }
 
 static int pop_of(const run_out *o, const char *name) {
@@ -143,14 +149,14 @@ static size_t h5_read_u64(const char *file, const char *name, uint64_t **out, in
     return (size_t)n;
 }
 
-/* Same seed, 1 vs 2 threads: identical counts and identical spike trains. */
-static void expect_thread_independent(const char *model) {
+/* Same seed, 1 vs 2 threads: identical counts, spike trains and (when recorded) state traces. */
+static void expect_thread_independent(const char *model, const char *tag, const char **sets, size_t n_sets) {
     char h1[1200], h2[1200];
-    snprintf(h1, sizeof h1, "%s/%s_t1.h5", g_dir, model);
-    snprintf(h2, sizeof h2, "%s/%s_t2.h5", g_dir, model);
+    snprintf(h1, sizeof h1, "%s/%s_t1.h5", g_dir, tag);
+    snprintf(h2, sizeof h2, "%s/%s_t2.h5", g_dir, tag);
     run_out a, b;
-    run_config(model, 1, 1, h1, &a);
-    run_config(model, 1, 2, h2, &b);
+    run_config_set(model, sets, n_sets, 1, 1, h1, &a);
+    run_config_set(model, sets, n_sets, 1, 2, h2, &b);
     assert_int_equal(a.n_synapses, b.n_synapses);
     for (size_t i = 0; i < a.n_pops; ++i)
         if (a.spikes[i] != b.spikes[i])
@@ -166,17 +172,44 @@ static void expect_thread_independent(const char *model) {
             size_t nx = h5_read_u64(h1, ds, &x, w == 0), ny = h5_read_u64(h2, ds, &y, w == 0);
             assert_int_equal(nx, ny);
             assert_int_equal(nx, a.spikes[pop_of(&a, pops[p])]);
-            if (memcmp(x, y, nx * 8)) fail_msg("%s: %s differs between 1 and 2 threads", model, ds);
+            if (memcmp(x, y, nx * 8)) fail_msg("%s: %s differs between 1 and 2 threads", tag, ds);
             free(x);
             free(y);
         }
     }
+    if (!strcmp(model, "coba")) { /* the sampled v and conductances, bit for bit */
+        const char *traces[] = {"/report/exc/data", "/report/exc/data_g_exc", "/report/exc/data_g_inh"};
+        hid_t f1 = H5Fopen(h1, H5F_ACC_RDONLY, H5P_DEFAULT), f2 = H5Fopen(h2, H5F_ACC_RDONLY, H5P_DEFAULT);
+        assert_true(f1 >= 0 && f2 >= 0);
+        for (int q = 0; q < 3; ++q) {
+            size_t nx, ny;
+            float *x = vt_read(f1, traces[q], H5T_NATIVE_FLOAT, sizeof(float), &nx);
+            float *y = vt_read(f2, traces[q], H5T_NATIVE_FLOAT, sizeof(float), &ny);
+            assert_true(nx > 1000);
+            assert_int_equal(nx, ny);
+            if (memcmp(x, y, nx * sizeof(float))) fail_msg("%s: %s differs between 1 and 2 threads", tag, traces[q]);
+            free(x);
+            free(y);
+        }
+        H5Fclose(f1);
+        H5Fclose(f2);
+    }
+    printf("  %s: %llu exc spikes, identical with 1 and 2 threads\n", tag, (unsigned long long)a.spikes[0]);
 }
 
 static void test_threads_identical(void **st) {
     (void)st;
-    expect_thread_independent("coba");
-    expect_thread_independent("cuba");
+    expect_thread_independent("coba", "coba", NULL, 0);
+    expect_thread_independent("cuba", "cuba", NULL, 0);
+    /* Dense and driven (about 1.5e4 synaptic additions per step): propagation runs on both
+     * threads, each adding into its own range of targets. Weights are drawn, so that a different
+     * order of additions would show in the sums, and the traced neurons span both ranges. */
+    const char *dense[] = {"duration=300 ms", "projections.exc_rec.connect.fixed_probability=0.2",
+                           "projections.exc_rec.weight={uniform: [0.3 nS, 0.9 nS]}",
+                           "projections.inh_rec.connect.fixed_probability=0.2",
+                           "projections.inh_rec.weight={uniform: [3 nS, 10 nS]}", "inputs.kick.stop=1 s",
+                           "inputs.kick.size=200", "record.state.0.neurons=[5, 900, 1700, 2500, 3199]"};
+    expect_thread_independent("coba", "coba_dense", dense, sizeof dense / sizeof dense[0]);
 }
 
 static int setup(void **st) {

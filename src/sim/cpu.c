@@ -1,6 +1,7 @@
 /* The CPU backend: the reference implementation of the DESIGN.md schedule, OpenMP over the
- * shared kernels/ headers math. Propagation is serial in a fixed order, so a CPU run is bit-for-bit
- * reproducible whatever the thread count. */
+ * shared kernels/ headers math. Propagation adds every neuron's inputs in one fixed order
+ * whatever the thread count (threads split the targets, not the spikes), so a CPU run is
+ * bit-for-bit reproducible with any number of threads. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,14 @@
 #include "kernels/neuron.h"
 #include "kernels/philox.h"
 #include "sim/sim.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Synaptic additions in a step below which propagation stays on one thread (a parallel region
+ * costs more than it saves). */
+#define VL_CPU_PAR_WORK 4096
 
 typedef struct cpu_pop {
     float *v;
@@ -28,6 +37,7 @@ typedef struct cpu_state {
     float *acc_G, *acc_GE, *acc_Z; /* per-neuron accumulators and noise draws (largest population) */
     float **A_pre, **A_post;       /* per plastic projection: traces per source row and target column */
     float **stp_u, **stp_x;        /* per projection with short-term dynamics: state per source row */
+    float **stp_f;                 /* and this step's factor per arriving row */
     /* Plastic projections with a delay d: the spikes of the last d + 1 steps (rows), so that their
      * arrival (emission + d) drives both the synaptic effect and the pre-synaptic update. */
     uint32_t **hist, **hist_n;
@@ -45,6 +55,7 @@ static void cpu_destroy(vl_sim *s) {
         free(cs->A_post[q]);
         free(cs->stp_u[q]);
         free(cs->stp_x[q]);
+        free(cs->stp_f[q]);
         free(cs->stp_last[q]);
         if (cs->hist) free(cs->hist[q]), free(cs->hist_n[q]);
     }
@@ -53,6 +64,7 @@ static void cpu_destroy(vl_sim *s) {
         free(cs->A_post);
         free(cs->stp_u);
         free(cs->stp_x);
+        free(cs->stp_f);
         free(cs->stp_last);
         free(cs->hist);
         free(cs->hist_n);
@@ -103,10 +115,12 @@ static vl_status cpu_init(vl_sim *s) {
     cs->A_post = vl__calloc(s->net.n_proj + 1, sizeof *cs->A_post);
     cs->stp_u = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_u);
     cs->stp_x = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_x);
+    cs->stp_f = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_f);
     cs->stp_last = vl__calloc(s->net.n_proj + 1, sizeof *cs->stp_last);
     cs->hist = vl__calloc(s->net.n_proj + 1, sizeof *cs->hist);
     cs->hist_n = vl__calloc(s->net.n_proj + 1, sizeof *cs->hist_n);
-    if (!cs->A_pre || !cs->A_post || !cs->stp_u || !cs->stp_x || !cs->stp_last || !cs->hist || !cs->hist_n)
+    if (!cs->A_pre || !cs->A_post || !cs->stp_u || !cs->stp_x || !cs->stp_f || !cs->stp_last || !cs->hist ||
+        !cs->hist_n)
         return VL_ERR_NOMEM;
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         const vl_csr *c = &s->net.proj[q];
@@ -122,8 +136,9 @@ static vl_status cpu_init(vl_sim *s) {
         uint32_t rows = s->net.proj[q].n_rows;
         cs->stp_u[q] = vl__calloc(rows + 1, sizeof(float));
         cs->stp_x[q] = vl__calloc(rows + 1, sizeof(float));
+        cs->stp_f[q] = vl__calloc(rows + 1, sizeof(float));
         cs->stp_last[q] = vl__calloc(rows + 1, sizeof(uint64_t));
-        if (!cs->stp_u[q] || !cs->stp_x[q] || !cs->stp_last[q]) return VL_ERR_NOMEM;
+        if (!cs->stp_u[q] || !cs->stp_x[q] || !cs->stp_f[q] || !cs->stp_last[q]) return VL_ERR_NOMEM;
         for (uint32_t i = 0; i < rows; ++i) /* u = U, x = 1 (Tsodyks-Markram); s = 0 (saturating) */
             cs->stp_u[q][i] = sp->U, cs->stp_x[q][i] = sp->model == VL_STP_TSODYKS_MARKRAM ? 1.0f : 0.0f;
     }
@@ -290,45 +305,90 @@ static void push_history(vl_sim *s, uint64_t t) {
     }
 }
 
-/* Spikes scatter into the targets' rings at slot t + 1 + delay (schedule step 3). */
+/* Projection q's arriving spikes into the rings of target neurons [lo, hi): in spike-list order,
+ * each row in CSR order, skipping targets outside the range. */
+static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32_t hi) {
+    cpu_state *cs = s->be_state;
+    const vl_csr *c = &s->net.proj[q];
+    uint32_t n_spk;
+    const uint32_t *spk = arriving(s, q, t, &n_spk);
+    if (!n_spk || !c->n_syn || lo >= hi) return;
+    const vl_pop_rt *tr = &s->rt[c->tgt];
+    const size_t n = tr->size, nr = (size_t)tr->np.n_rec, D = tr->ring_len;
+    const uint32_t span = hi - lo;
+    float *ring = cs->pops[c->tgt].ring + (size_t)c->rec * n;
+    int64_t *ring_q = cs->pops[c->tgt].ring_q ? cs->pops[c->tgt].ring_q + (size_t)c->rec * n : NULL;
+    /* delayed plastic spikes have already waited their delay */
+    const size_t slot_const = (size_t)((t + 1 + (cs->hist[q] ? 0 : c->delay_const)) % D);
+    const float *fac = cs->stp_f[q];
+    for (uint32_t k = 0; k < n_spk; ++k) {
+        uint32_t id = spk[k];
+        if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
+        uint32_t row = id - c->src_lo;
+        uint64_t b = c->row_ptr[row], e = c->row_ptr[row + 1];
+        if (fac) { /* the row's weights scaled by the source's short-term factor */
+            float f = fac[row];
+            for (uint64_t j = b; j < e; ++j) {
+                uint32_t col = c->col[j];
+                if (col - lo >= span) continue;
+                size_t at = (c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const) * nr * n + col;
+                if (ring_q) ring_q[at] += vl_to_fixed(c->w[j] * f);
+                else ring[at] += c->w[j] * f;
+            }
+        } else if (ring_q) {
+            for (uint64_t j = b; j < e; ++j) {
+                uint32_t col = c->col[j];
+                if (col - lo >= span) continue;
+                size_t slot = c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const;
+                ring_q[slot * nr * n + col] += vl_to_fixed(c->w[j]);
+            }
+        } else if (!c->delay) {
+            float *dst = ring + slot_const * nr * n;
+            for (uint64_t j = b; j < e; ++j) {
+                uint32_t col = c->col[j];
+                if (col - lo < span) dst[col] += c->w[j];
+            }
+        } else {
+            for (uint64_t j = b; j < e; ++j) {
+                uint32_t col = c->col[j];
+                if (col - lo < span) ring[(size_t)((t + 1 + c->delay[j]) % D) * nr * n + col] += c->w[j];
+            }
+        }
+    }
+}
+
+/* Spikes scatter into the targets' rings at slot t + 1 + delay (schedule step 3). Short-term
+ * factors first, once per arriving spike. Then, when the step has enough synapses to share,
+ * each thread takes an equal range of every target population and walks all arriving rows,
+ * adding only into its range: every neuron receives its inputs in the serial order
+ * (projection, spike, synapse), so the sums are the same bits for any thread count. */
 static void step_propagate(vl_sim *s, uint64_t t) {
     cpu_state *cs = s->be_state;
+    uint64_t work = 0;
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         const vl_csr *c = &s->net.proj[q];
+        const vl_stp_params *stp = s->stp[q].model != VL_STP_NONE ? &s->stp[q] : NULL;
         uint32_t n_spk;
         const uint32_t *spk = arriving(s, q, t, &n_spk);
-        if (!n_spk || !c->n_syn) continue;
-        const vl_pop_rt *tr = &s->rt[c->tgt];
-        size_t n = tr->size, nr = (size_t)tr->np.n_rec, D = tr->ring_len;
-        float *ring = cs->pops[c->tgt].ring + (size_t)c->rec * n;
-        /* delayed plastic spikes have already waited their delay */
-        size_t slot_const = (size_t)((t + 1 + (cs->hist[q] ? 0 : c->delay_const)) % D);
-        int64_t *ring_q = cs->pops[c->tgt].ring_q ? cs->pops[c->tgt].ring_q + (size_t)c->rec * n : NULL;
-        const vl_stp_params *stp = s->stp[q].model != VL_STP_NONE ? &s->stp[q] : NULL;
         for (uint32_t k = 0; k < n_spk; ++k) {
             uint32_t id = spk[k];
             if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
             uint32_t row = id - c->src_lo;
-            uint64_t b = c->row_ptr[row], e = c->row_ptr[row + 1];
-            if (stp) { /* the row's weights scaled by the source's short-term factor */
-                float f = vl_stp_on_spike(stp, &cs->stp_u[q][row], &cs->stp_x[q][row], &cs->stp_last[q][row], t);
-                for (uint64_t j = b; j < e; ++j) {
-                    size_t at = (c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const) * nr * n + c->col[j];
-                    if (ring_q) ring_q[at] += vl_to_fixed(c->w[j] * f);
-                    else ring[at] += c->w[j] * f;
-                }
-            } else if (ring_q) {
-                for (uint64_t j = b; j < e; ++j) {
-                    size_t slot = c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const;
-                    ring_q[slot * nr * n + c->col[j]] += vl_to_fixed(c->w[j]);
-                }
-            } else if (!c->delay) {
-                float *dst = ring + slot_const * nr * n;
-                for (uint64_t j = b; j < e; ++j) dst[c->col[j]] += c->w[j];
-            } else {
-                for (uint64_t j = b; j < e; ++j)
-                    ring[(size_t)((t + 1 + c->delay[j]) % D) * nr * n + c->col[j]] += c->w[j];
-            }
+            work += c->row_ptr[row + 1] - c->row_ptr[row];
+            if (stp) cs->stp_f[q][row] = vl_stp_on_spike(stp, &cs->stp_u[q][row], &cs->stp_x[q][row], &cs->stp_last[q][row], t);
+        }
+    }
+    if (!work) return;
+#pragma omp parallel if (work >= VL_CPU_PAR_WORK)
+    {
+        uint32_t me = 0, T = 1;
+#ifdef _OPENMP
+        me = (uint32_t)omp_get_thread_num();
+        T = (uint32_t)omp_get_num_threads();
+#endif
+        for (size_t q = 0; q < s->net.n_proj; ++q) {
+            uint64_t n = s->rt[s->net.proj[q].tgt].size;
+            propagate_range(s, q, t, (uint32_t)(n * me / T), (uint32_t)(n * (me + 1) / T));
         }
     }
 }
