@@ -151,5 +151,6 @@ for r in rows:
           f"{r['rate_hz'] or 0:8.2f} {r['events_per_s'] or 0:10.3g} {r['us_per_step'] or 0:9.2f} {r['rtf'] or 0:8.4f}  {r['device']}"
           + ("" if r['rc'] == 0 else f"  (exit {r['rc']})"))
 PY
-log "done (ctest rc $TEST_RC)"
+/usr/bin/env python3 tools/bench-table.py "$OUT/bench.json" >"$OUT/bench-table.md" 2>&1 || true
+log "done (ctest rc $TEST_RC; README table in $OUT/bench-table.md)"
 exit "$TEST_RC"

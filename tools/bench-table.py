@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Turns a bench JSON written by tools/gpu-check.sh (or `volley bench --json`) into the Markdown
+table of the README's Performance section, so that a GPU session spends its time measuring, not
+formatting. Usage: tools/bench-table.py data/bench/DATE-DEVICE.json"""
+import argparse
+import json
+import sys
+
+
+def sci(x):
+    """1.6e9 -> 1.6e9, 320481 -> 320,481 (the README's style)."""
+    if x is None:
+        return "–"
+    if x >= 1e6:
+        mantissa, exponent = f"{x:.2g}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{x:,.0f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("json", help="bench JSON (a list of rows with model, backend, neurons, synapses, "
+                                 "rate_hz, events_per_s, us_per_step, rtf, device, rc)")
+    args = ap.parse_args()
+    try:
+        rows = json.load(open(args.json))
+    except (OSError, ValueError) as e:
+        sys.exit(f"{args.json}: cannot read a bench JSON: {e}")
+    if not isinstance(rows, list):
+        sys.exit(f"{args.json}: expected a list of rows, found {type(rows).__name__}")
+    print("| model | backend, mode | N | synapses | rate (Hz) | events per simulated s | µs/step | RTF |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if not isinstance(r, dict) or "model" not in r:
+            sys.exit(f"{args.json}: a row without a model: {r!r}")
+        dev = r.get("device") or ""
+        mode = dev.split(", ", 1)[1] if ", " in dev else dev
+        failed = "" if r.get("rc", 0) == 0 else f" (exit {r['rc']})"
+        us, rtf, rate = r.get("us_per_step"), r.get("rtf"), r.get("rate_hz")
+        print(f"| {r['model']}{failed} | {r.get('backend', '?')}, {mode} | {sci(r.get('neurons'))} | "
+              f"{sci(r.get('synapses'))} | {'–' if rate is None else f'{rate:.2f}'} | {sci(r.get('events_per_s'))} | "
+              f"{'–' if us is None else f'{us:.2f}'} | {'–' if rtf is None else f'{rtf:.3f}'} |")
+
+
+if __name__ == "__main__":
+    main()
