@@ -93,8 +93,8 @@ static npop make_neurons(uint32_t id, int model, uint32_t n, uint32_t D, int det
     p.n = n;
     p.D = D;
     for (uint32_t i = 0; i < n; ++i) {
-        p.v.push_back(unif(id, i, -72, -48)); // some above threshold: spikes
-        int32_t refr = (int32_t)(rnd(id + 1, i) % 6) - 1; // a sixth refractory for 1-4 more steps
+        p.v.push_back(unif(id, i, -65, -45)); // a quarter above threshold: spikes
+        int32_t refr = (int32_t)(rnd(id + 1, i) % 6) - 3; // a third refractory for 1-2 more steps
         p.refr.push_back(refr < 0 ? 0 : refr);
         p.wa.push_back(unif(id + 2, i, 0, 80));
     }
