@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "volley/volley.h"
 
 typedef struct spikes { size_t n; double *t; uint64_t *id; } spikes;
@@ -70,42 +71,14 @@ static spikes read_spikes(const char *file, const char *pop) {
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
     char p[256];
+    size_t n_id;
     snprintf(p, sizeof p, "/spikes/%s/timestamps", pop);
-    hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t sp = H5Dget_space(d);
-    hsize_t n;
-    H5Sget_simple_extent_dims(sp, &n, NULL);
-    s.n = n;
-    s.t = calloc(n + 1, sizeof *s.t);
-    s.id = calloc(n + 1, sizeof *s.id);
-    if (n) assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.t) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
+    s.t = vt_read(f, p, H5T_NATIVE_DOUBLE, sizeof(double), &s.n);
     snprintf(p, sizeof p, "/spikes/%s/node_ids", pop);
-    d = H5Dopen2(f, p, H5P_DEFAULT);
-    if (n) assert_true(H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.id) >= 0);
-    H5Dclose(d);
+    s.id = vt_read(f, p, H5T_NATIVE_UINT64, sizeof(uint64_t), &n_id);
+    assert_int_equal(n_id, s.n);
     H5Fclose(f);
     return s;
-}
-
-/* A whole float dataset (state report), flattened; *n receives its size. */
-static float *read_floats(const char *file, const char *path, size_t *n) {
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    assert_true(f >= 0);
-    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[2] = {0, 1};
-    int rank = H5Sget_simple_extent_dims(sp, dims, NULL);
-    *n = (size_t)dims[0] * (rank > 1 ? (size_t)dims[1] : 1);
-    float *x = calloc(*n + 1, sizeof *x);
-    if (*n) assert_true(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
-    H5Sclose(sp);
-    H5Dclose(d);
-    H5Fclose(f);
-    return x;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -285,7 +258,12 @@ static void deterministic_identical(const char *mode, const char *strategy) {
         const char *traces[] = {"/report/exc/data", "/report/exc/data_g_exc", "/report/exc/data_g_inh"};
         for (int q = 0; m == 0 && q < 3; ++q) {
             size_t n1, n2, same = 0;
-            float *f1 = read_floats(a, traces[q], &n1), *f2 = read_floats(b, traces[q], &n2);
+            hid_t h1 = H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT), h2 = H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT);
+            assert_true(h1 >= 0 && h2 >= 0);
+            float *f1 = vt_read(h1, traces[q], H5T_NATIVE_FLOAT, sizeof(float), &n1);
+            float *f2 = vt_read(h2, traces[q], H5T_NATIVE_FLOAT, sizeof(float), &n2);
+            H5Fclose(h1);
+            H5Fclose(h2);
             for (size_t i = 0; i < n1 && i < n2; ++i) same += f1[i] == f2[i];
             printf("    %s: %zu of %zu values identical\n", traces[q], same, n1);
             assert_true(n1 > 1000);
