@@ -305,7 +305,7 @@ static cudaError_t vl_cluster_config(const vl_cluster_layout *L, cudaStream_t st
                                      cudaLaunchAttribute *attr) {
     cudaError_t e = cudaFuncSetAttribute(vl_cluster_chunk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)L->shm);
     if (e != cudaSuccess) return e;
-    memset(cfg, 0, sizeof *cfg);
+    *cfg = cudaLaunchConfig_t{};
     cfg->gridDim = dim3((unsigned)L->blocks);
     cfg->blockDim = dim3((unsigned)L->threads);
     cfg->dynamicSmemBytes = L->shm;

@@ -543,7 +543,7 @@ static vl_status cuda_init(vl_sim *s) {
     CU(cudaSetDevice(0));
     cudaDeviceProp prop;
     CU(cudaGetDeviceProperties(&prop, 0));
-    snprintf(s->device, sizeof s->device, "%s", prop.name);
+    snprintf(s->device, sizeof s->device, "%.100s", prop.name); // room for the mode after it
     CU(cudaStreamCreateWithFlags(&cs->stream, cudaStreamNonBlocking));
     CU(cudaStreamCreateWithFlags(&cs->copy, cudaStreamNonBlocking));
     const char *sync = getenv("VOLLEY_CUDA_SYNC"), *pipe = getenv("VOLLEY_CUDA_PIPELINE");
