@@ -21,31 +21,6 @@ static const char *tmp_path(const char *name) { return vt_path(name); }
 
 static void run_model(const char *yaml, const char *h5) { vt_run(vt_write("stdp_model.yaml", yaml), NULL, 0, h5); }
 
-/* Reads snapshot `row` (-1: the last) of /volley/weights/<proj>/w into a new array. */
-static float *read_weights(const char *h5, const char *proj, int row, size_t *n_syn, size_t *n_snap) {
-    hid_t f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
-    assert_true(f >= 0);
-    char p[256];
-    snprintf(p, sizeof p, "/volley/weights/%s/w", proj);
-    hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[2];
-    assert_int_equal(H5Sget_simple_extent_ndims(sp), 2);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    *n_snap = dims[0];
-    *n_syn = dims[1];
-    hsize_t start[2] = {row < 0 ? dims[0] - 1 : (hsize_t)row, 0}, count[2] = {1, dims[1]};
-    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
-    hid_t ms = H5Screate_simple(2, count, NULL);
-    float *w = calloc(dims[1], sizeof *w);
-    assert_true(H5Dread(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, w) >= 0);
-    H5Sclose(ms);
-    H5Sclose(sp);
-    H5Dclose(d);
-    H5Fclose(f);
-    return w;
-}
 
 /* One input (pre) and a post neuron forced to fire by a second, strong input. The plastic synapse
  * itself is too weak to matter (w0 = 0.5 nS onto a 100 nS-driven neuron). */
@@ -71,8 +46,8 @@ static double pair_dw(const char *t_pre, const char *t_force, const char *pairin
     snprintf(yaml, sizeof yaml, PAIR, t_pre, t_force, pairing, update);
     run_model(yaml, tmp_path("pair.h5"));
     size_t n, snaps;
-    float *w0 = read_weights(tmp_path("pair.h5"), "plastic", 0, &n, &snaps);
-    float *w1 = read_weights(tmp_path("pair.h5"), "plastic", -1, &n, &snaps);
+    float *w0 = vt_read_weights(tmp_path("pair.h5"), "plastic", 0, &n, &snaps);
+    float *w1 = vt_read_weights(tmp_path("pair.h5"), "plastic", -1, &n, &snaps);
     assert_int_equal(n, 1);
     assert_int_equal(snaps, 2);
     assert_float_equal(w0[0], 0.5f, 0.0f);
@@ -137,7 +112,7 @@ static void test_nearest_vs_all_pairing(void **state) {
         snprintf(yaml, sizeof yaml, two, modes[m]);
         run_model(yaml, tmp_path("two.h5"));
         size_t n, snaps;
-        float *w = read_weights(tmp_path("two.h5"), "plastic", -1, &n, &snaps);
+        float *w = vt_read_weights(tmp_path("two.h5"), "plastic", -1, &n, &snaps);
         dw[m] = w[0] - 0.5;
         free(w);
     }
@@ -162,7 +137,7 @@ static void test_delay_counts_from_arrival(void **state) {
     snprintf(yaml, sizeof yaml, base, "10 ms", "19.9 ms", "all", "additive");
     run_model(yaml, tmp_path("delay.h5"));
     size_t n, snaps;
-    float *w = read_weights(tmp_path("delay.h5"), "plastic", -1, &n, &snaps);
+    float *w = vt_read_weights(tmp_path("delay.h5"), "plastic", -1, &n, &snaps);
     double want = 0.01 * pow(exp(-0.1 / 20.0), 70);
     printf("  pre (arriving 13 ms) -> post 20 ms: dw %.8f, expected %.8f\n", w[0] - 0.5, want);
     assert_true(fabs((w[0] - 0.5) - want) < 1e-6);
@@ -170,7 +145,7 @@ static void test_delay_counts_from_arrival(void **state) {
     /* post at 10 ms, pre emitted at 12 ms arrives at 15 ms: 5 ms of depression interval */
     snprintf(yaml, sizeof yaml, base, "12 ms", "9.9 ms", "all", "additive");
     run_model(yaml, tmp_path("delay.h5"));
-    w = read_weights(tmp_path("delay.h5"), "plastic", -1, &n, &snaps);
+    w = vt_read_weights(tmp_path("delay.h5"), "plastic", -1, &n, &snaps);
     want = -0.02 * pow(exp(-0.1 / 10.0), 50);
     printf("  post 10 ms -> pre (arriving 15 ms): dw %.8f, expected %.8f\n", w[0] - 0.5, want);
     assert_true(fabs((w[0] - 0.5) - want) < 1e-6);
@@ -205,7 +180,7 @@ static void test_bounds_hold(void **state) {
              pre, force);
     run_model(yaml, tmp_path("bound.h5"));
     size_t n, snaps;
-    float *w = read_weights(tmp_path("bound.h5"), "plastic", -1, &n, &snaps);
+    float *w = vt_read_weights(tmp_path("bound.h5"), "plastic", -1, &n, &snaps);
     printf("  after 30 pairings: w = %.6f nS (w_max 0.8)\n", w[0]);
     assert_true(w[0] == 0.8f);
     free(w);
@@ -220,8 +195,8 @@ static void test_song_abbott_short(void **state) {
     const char *sets[] = {"duration=20 s"};
     double rate = vt_run(path, sets, 1, tmp_path("song.h5"));
     size_t n, snaps;
-    float *w0 = read_weights(tmp_path("song.h5"), "inputs_to_out", 0, &n, &snaps);
-    float *w1 = read_weights(tmp_path("song.h5"), "inputs_to_out", -1, &n, &snaps);
+    float *w0 = vt_read_weights(tmp_path("song.h5"), "inputs_to_out", 0, &n, &snaps);
+    float *w1 = vt_read_weights(tmp_path("song.h5"), "inputs_to_out", -1, &n, &snaps);
     assert_int_equal(n, 1000);
     int lo0 = 0, hi0 = 0, lo1 = 0, hi1 = 0; /* counts below 0.1 and above 0.9 of g_max */
     for (size_t i = 0; i < n; ++i) {

@@ -80,6 +80,32 @@ static inline void *vt_read(hid_t f, const char *name, hid_t type, size_t size, 
     return buf;
 }
 
+/* Reads snapshot `row` (-1: the last) of /volley/weights/<proj>/w into a new array. */
+static inline float *vt_read_weights(const char *h5, const char *proj, int row, size_t *n_syn, size_t *n_snap) {
+    hid_t f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    char p[256];
+    snprintf(p, sizeof p, "/volley/weights/%s/w", proj);
+    hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[2];
+    assert_int_equal(H5Sget_simple_extent_ndims(sp), 2);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    *n_snap = dims[0];
+    *n_syn = dims[1];
+    hsize_t start[2] = {row < 0 ? dims[0] - 1 : (hsize_t)row, 0}, count[2] = {1, dims[1]};
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(2, count, NULL);
+    float *w = calloc(dims[1], sizeof *w);
+    assert_true(H5Dread(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, w) >= 0);
+    H5Sclose(ms);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    return w;
+}
+
 /* A dataset of UTF-8 strings (free each, then the array). */
 static inline char **vt_read_strings(hid_t f, const char *name, size_t *n) {
     hid_t t = H5Tcopy(H5T_C_S1);

@@ -360,26 +360,6 @@ static void test_stp_adaptation_identical(void **state) {
     det_pair(path, "stp", 4, "cells", 500, a, b);
 }
 
-static float *read_final_weights(const char *file, const char *proj, size_t *n) {
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    assert_true(f >= 0);
-    char p[256];
-    snprintf(p, sizeof p, "/volley/weights/%s/w", proj);
-    hid_t d = H5Dopen2(f, p, H5P_DEFAULT);
-    assert_true(d >= 0);
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[2];
-    H5Sget_simple_extent_dims(sp, dims, NULL);
-    hsize_t start[2] = {dims[0] - 1, 0}, count[2] = {1, dims[1]};
-    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL);
-    hid_t ms = H5Screate_simple(2, count, NULL);
-    float *w = calloc(dims[1], sizeof *w);
-    assert_true(H5Dread(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, w) >= 0);
-    *n = dims[1];
-    H5Sclose(ms); H5Sclose(sp); H5Dclose(d); H5Fclose(f);
-    return w;
-}
-
 /* STDP on the GPU: in deterministic mode the Song-Abbott weights after 5 s equal the CPU's bit for
  * bit; in the default mode the distributions agree. */
 static void test_stdp_matches_cpu(void **state) {
@@ -394,7 +374,8 @@ static void test_stdp_matches_cpu(void **state) {
         run(path, VL_BACKEND_CPU, a, sets, 1, 1, NULL, 0);
         run(path, VL_BACKEND_CUDA, b, sets, 1, 1, NULL, 0);
         size_t n1, n2, same = 0;
-        float *w1 = read_final_weights(a, "inputs_to_out", &n1), *w2 = read_final_weights(b, "inputs_to_out", &n2);
+        size_t snaps;
+        float *w1 = vt_read_weights(a, "inputs_to_out", -1, &n1, &snaps), *w2 = vt_read_weights(b, "inputs_to_out", -1, &n2, &snaps);
         assert_int_equal(n1, n2);
         double m1 = 0, m2 = 0;
         for (size_t i = 0; i < n1; ++i) same += w1[i] == w2[i], m1 += w1[i] / n1, m2 += w2[i] / n1;
@@ -432,7 +413,8 @@ static void test_delayed_stdp_identical(void **state) {
     const char *proj[] = {"ff", "rec"};
     for (int q = 0; q < 2; ++q) {
         size_t n1, n2, same = 0, moved = 0;
-        float *w1 = read_final_weights(a, proj[q], &n1), *w2 = read_final_weights(b, proj[q], &n2);
+        size_t snaps;
+        float *w1 = vt_read_weights(a, proj[q], -1, &n1, &snaps), *w2 = vt_read_weights(b, proj[q], -1, &n2, &snaps);
         assert_int_equal(n1, n2);
         for (size_t i = 0; i < n1; ++i) same += w1[i] == w2[i], moved += q == 1 && w1[i] != 0.2f;
         printf("  %s: %zu of %zu weights identical", proj[q], same, n1);
