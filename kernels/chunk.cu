@@ -109,15 +109,22 @@ __device__ void vl_cluster_state_copy(const dev_pop *pops, const vl_cluster_layo
     }
 }
 
-// One neuron of this block's slice at step t: this step's ring slot into registers (and cleared),
-// the shared kernels/neuron.h step on the shared-memory state.
+// One neuron of this block's slice at step t with NR receptors (a compile-time count, so that g
+// and in are registers): state and this step's ring slot (cleared) are read first, the shared
+// kernels/neuron.h step runs on the register copies, and the state is written back. NR = 0
+// stands for any count up to VL_CLUSTER_MAX_REC (local arrays).
+template <int NR>
 __device__ __forceinline__ int vl_cluster_neuron(const dev_pop &P, uint32_t pi, const vl_slice &S, uint32_t m,
                                                  uint32_t li, uint32_t i, uint64_t t, uint64_t seed) {
     const vl_neuron_params np = P.np;
-    const uint32_t nr = (uint32_t)np.n_rec;
-    const size_t slot = (size_t)(t % P.ring_len) * nr;
-    float g[VL_CLUSTER_MAX_REC], in[VL_CLUSTER_MAX_REC];
-    for (uint32_t r = 0; r < VL_CLUSTER_MAX_REC && r < nr; ++r) {
+    const uint32_t nr = NR ? NR : (uint32_t)np.n_rec;
+    const size_t slot = vl_ring_slot(t, P.ring_len) * nr;
+    float g[NR ? NR : VL_CLUSTER_MAX_REC], in[NR ? NR : VL_CLUSTER_MAX_REC];
+    float v = S.v[li], w = S.wa[li];
+    int32_t refr = S.refr[li];
+#pragma unroll
+    for (uint32_t r = 0; r < (NR ? NR : VL_CLUSTER_MAX_REC); ++r) {
+        if (r >= nr) break;
         const size_t at = (slot + r) * m + li;
         g[r] = S.g[r * m + li];
         if (S.ring_q) {
@@ -129,10 +136,25 @@ __device__ __forceinline__ int vl_cluster_neuron(const dev_pop &P, uint32_t pi, 
         }
     }
     float z = 0.0f;
-    if (np.noise != 0.0f || np.bg_lambda > 0.0f)
-        z = vl_neuron_draws(&np, vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i), in, 1);
-    const int spike = vl_neuron_step(&np, S.v + li, S.refr + li, S.wa + li, g, in, 1, z);
-    for (uint32_t r = 0; r < VL_CLUSTER_MAX_REC && r < nr; ++r) S.g[r * m + li] = g[r];
+    if (np.noise != 0.0f || np.bg_lambda > 0.0f) { // vl_neuron_draws, the receptor picked by unrolled compares
+        const vl_u32x4 rnd = vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i);
+        if (np.bg_lambda > 0.0f) {
+            const float b = vl_bg_input(&np, rnd);
+#pragma unroll
+            for (uint32_t r = 0; r < (NR ? NR : VL_CLUSTER_MAX_REC); ++r)
+                if (r < nr && (int32_t)r == np.bg_rec) in[r] += b;
+        }
+        z = vl_noise_draw(&np, rnd);
+    }
+    const int spike = vl_neuron_step_n(&np, (int)nr, &v, &refr, &w, g, in, 1, z);
+    S.v[li] = v;
+    S.refr[li] = refr;
+    S.wa[li] = w;
+#pragma unroll
+    for (uint32_t r = 0; r < (NR ? NR : VL_CLUSTER_MAX_REC); ++r) {
+        if (r >= nr) break;
+        S.g[r * m + li] = g[r];
+    }
     return spike;
 }
 
@@ -168,7 +190,7 @@ __device__ __forceinline__ void vl_cluster_scatter(cg::cluster_group &cl, unsign
 #endif
 
 static __global__ void __launch_bounds__(1024)
-    vl_cluster_chunk_kernel(const dev_pop *pops, const dev_proj *proj, const dev_state_rec *rec, int n_rec,
+    vl_cluster_chunk_kernel(const dev_pop *g_pops, const dev_proj *g_proj, const dev_state_rec *rec, int n_rec,
                             const uint64_t *d_t0, uint32_t n_steps, uint64_t seed,
                             const __grid_constant__ vl_cluster_layout L) {
 #ifndef VL_HAVE_CLUSTERS
@@ -183,6 +205,15 @@ static __global__ void __launch_bounds__(1024)
     uint32_t *off = (uint32_t *)(sh + L.off);
     uint32_t *items = (uint32_t *)(sh + L.items);
     const uint64_t t0 = *d_t0;
+    // The descriptor tables, read at every step, into shared memory (vl_cu_cluster_desc_bytes).
+    dev_pop *pops = (dev_pop *)(sh + L.desc);
+    dev_proj *proj = (dev_proj *)(sh + L.desc + ((n_pops * sizeof(dev_pop) + 15) & ~(size_t)15));
+    static_assert(sizeof(dev_pop) % 4 == 0 && sizeof(dev_proj) % 4 == 0, "descriptors are copied as words");
+    for (uint32_t j = threadIdx.x; j < n_pops * sizeof(dev_pop) / 4; j += blockDim.x)
+        ((uint32_t *)pops)[j] = ((const uint32_t *)g_pops)[j];
+    for (uint32_t j = threadIdx.x; j < L.n_proj * sizeof(dev_proj) / 4; j += blockDim.x)
+        ((uint32_t *)proj)[j] = ((const uint32_t *)g_proj)[j];
+    __syncthreads();
     vl_cluster_state_copy(pops, L, sh, rank, 1);
     for (uint32_t p = threadIdx.x; p < n_pops; p += blockDim.x) smax[p] = -INFINITY;
     __syncthreads(); // the slices are loaded before anyone samples or updates them
@@ -227,7 +258,13 @@ static __global__ void __launch_bounds__(1024)
                     spike = id != UINT32_MAX;
                 } else if (i < P.size) {
                     if (P.type == VL_POP_NEURON) {
-                        spike = vl_cluster_neuron(P, p, S, c.m, li, i, t, seed);
+                        switch (P.np.n_rec) { // the same for the whole population
+                        case 1: spike = vl_cluster_neuron<1>(P, p, S, c.m, li, i, t, seed); break;
+                        case 2: spike = vl_cluster_neuron<2>(P, p, S, c.m, li, i, t, seed); break;
+                        case 3: spike = vl_cluster_neuron<3>(P, p, S, c.m, li, i, t, seed); break;
+                        case 4: spike = vl_cluster_neuron<4>(P, p, S, c.m, li, i, t, seed); break;
+                        default: spike = vl_cluster_neuron<0>(P, p, S, c.m, li, i, t, seed); break;
+                        }
                         v_now = S.v[li];
                     } else {
                         spike = vl_input_fires(P, p, i, t, seed);

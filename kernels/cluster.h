@@ -31,6 +31,7 @@ typedef struct vl_cluster_layout {
     int32_t blocks, threads, det, n_pops, n_proj;
     uint32_t work;                       /* neurons per block, all populations */
     uint32_t shm;                        /* bytes of shared memory per block */
+    uint32_t desc;                       /* byte offset of the descriptor copy (desc_bytes of the plan) */
     uint32_t cnt, smax, off, items;      /* byte offsets: spike counts [n_pops], highest v [n_pops],
                                           * spike offsets [(blocks + 1) n_pops], items [n_proj + 1] */
     vl_cluster_pop pop[VL_CLUSTER_MAX_POPS];
@@ -42,15 +43,18 @@ static inline uint32_t vl_cluster_take(uint32_t *at, uint64_t bytes) {
     return here;
 }
 
-/* Lays out `blocks` blocks; returns the bytes per block (also in L->shm). */
+/* Lays out `blocks` blocks; returns the bytes per block (also in L->shm). desc_bytes: room for
+ * the kernel's copy of the population and projection descriptors, which it reads every step
+ * (a cluster barrier's acquire makes global loads miss L1 again). */
 static inline uint64_t vl_cluster_layout_for(const vl_cluster_pop_in *pops, int n_pops, int n_proj, int det, int blocks,
-                                             vl_cluster_layout *L) {
+                                             uint32_t desc_bytes, vl_cluster_layout *L) {
     memset(L, 0, sizeof *L);
     L->blocks = blocks;
     L->det = det;
     L->n_pops = n_pops;
     L->n_proj = n_proj;
     uint32_t at = 0, work = 0;
+    L->desc = vl_cluster_take(&at, desc_bytes);
     L->cnt = vl_cluster_take(&at, 4ull * n_pops);
     L->smax = vl_cluster_take(&at, 4ull * n_pops);
     L->off = vl_cluster_take(&at, 4ull * (blocks + 1) * n_pops);
@@ -81,8 +85,8 @@ static inline uint64_t vl_cluster_layout_for(const vl_cluster_pop_in *pops, int 
  * total at most 1024 neurons per block (one pass of the block's threads), else the largest that
  * fits; `force` > 0 takes that size. Returns 0, or -1 when the network cannot run this way (does
  * not fit, or more than VL_CLUSTER_MAX_POPS populations, _PROJ projections or _REC receptors). */
-static inline int vl_cluster_plan(const vl_cluster_pop_in *pops, int n_pops, int n_proj, int det, size_t shm_limit,
-                                  int force, vl_cluster_layout *L) {
+static inline int vl_cluster_plan(const vl_cluster_pop_in *pops, int n_pops, int n_proj, int det, uint32_t desc_bytes,
+                                  size_t shm_limit, int force, vl_cluster_layout *L) {
     if (n_pops < 1 || n_pops > VL_CLUSTER_MAX_POPS || n_proj > VL_CLUSTER_MAX_PROJ) return -1;
     if (force < 0 || force > VL_CLUSTER_MAX_BLOCKS) return -1;
     for (int p = 0; p < n_pops; ++p)
@@ -90,12 +94,12 @@ static inline int vl_cluster_plan(const vl_cluster_pop_in *pops, int n_pops, int
     int best = 0;
     for (int b = force ? force : 1; b <= (force ? force : VL_CLUSTER_MAX_BLOCKS); b *= 2) {
         vl_cluster_layout T;
-        if (vl_cluster_layout_for(pops, n_pops, n_proj, det, b, &T) > shm_limit) continue;
+        if (vl_cluster_layout_for(pops, n_pops, n_proj, det, b, desc_bytes, &T) > shm_limit) continue;
         best = b;
         if (T.work <= 1024) break;
     }
     if (!best) return -1;
-    vl_cluster_layout_for(pops, n_pops, n_proj, det, best, L);
+    vl_cluster_layout_for(pops, n_pops, n_proj, det, best, desc_bytes, L);
     return 0;
 }
 

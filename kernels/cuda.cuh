@@ -139,6 +139,11 @@ cudaError_t vl_cu_fill(float *p, float value, size_t n, cudaStream_t st);
 // neuron state in distributed shared memory (compute capability 9.0).
 cudaError_t vl_cu_block_chunk(const vl_cu_net *n, uint32_t n_steps, cudaStream_t st);
 cudaError_t vl_cu_cluster_chunk(const vl_cu_net *n, const vl_cluster_layout *L, uint32_t n_steps, cudaStream_t st);
+// Shared-memory bytes of the cluster kernel's descriptor copy: the population table (padded to
+// 16 bytes), then the projection table.
+static inline uint32_t vl_cu_cluster_desc_bytes(int n_pops, int n_proj) {
+    return (uint32_t)(((n_pops * sizeof(dev_pop) + 15) & ~(size_t)15) + n_proj * sizeof(dev_proj));
+}
 // How many clusters of plan L the device can hold at once (0: it cannot launch it).
 int vl_cu_cluster_fits(const vl_cluster_layout *L);
 

@@ -185,12 +185,19 @@ VL_HD int vl_membrane_step(const vl_neuron_params *p, float *v_io, int32_t *refr
  * in[r * stride] the input that arrived for this step (the ring-buffer slot, laid out
  * [slot][receptor][neuron] so that both use the population size as stride); z is this step's
  * standard normal draw (unused when noise == 0). */
-VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v, int32_t *refr, float *w, float *g, float *in,
-                         size_t stride, float z) {
+VL_HD int vl_neuron_step_n(const vl_neuron_params *p, int n_rec, float *v, int32_t *refr, float *w, float *g,
+                           float *in, size_t stride, float z) {
     float G, GE;
     vl_acc_init(p, &G, &GE);
-    for (int r = 0; r < p->n_rec; ++r) vl_receptor_step(p->model, &p->rec[r], *v, g + r * stride, in + r * stride, &G, &GE);
+    for (int r = 0; r < n_rec; ++r) vl_receptor_step(p->model, &p->rec[r], *v, g + r * stride, in + r * stride, &G, &GE);
     return vl_membrane_step(p, v, refr, w, G, GE, z);
+}
+
+/* n_rec as an argument: a CUDA caller passes a compile-time count, so that the receptor loop
+ * unrolls and g and in can be register arrays (kernels/neurons.cuh). */
+VL_HD int vl_neuron_step(const vl_neuron_params *p, float *v, int32_t *refr, float *w, float *g, float *in,
+                         size_t stride, float z) {
+    return vl_neuron_step_n(p, p->n_rec, v, refr, w, g, in, stride, z);
 }
 
 /* Events of a Poisson process in one step, by inversion of its distribution from a uniform u
@@ -209,10 +216,17 @@ VL_HD int32_t vl_poisson_count(float lambda, float exp_neg_lambda, float u) {
 /* A neuron's random inputs for one step from one Philox block r (stream VL_STREAM_NOISE, counter
  * (step, neuron)): the background events are added to their receptor's input in[bg_rec * stride],
  * and the noise draw z is returned (0 without noise). Both backends call this, so the draws match. */
-VL_HD float vl_neuron_draws(const vl_neuron_params *p, vl_u32x4 r, float *in, size_t stride) {
-    if (p->bg_lambda > 0.0f)
-        in[(size_t)p->bg_rec * stride] += (float)vl_poisson_count(p->bg_lambda, p->bg_exp, vl_u01f(r.v[2])) * p->bg_weight;
+VL_HD float vl_bg_input(const vl_neuron_params *p, vl_u32x4 r) { /* what receptor bg_rec receives (bg_lambda > 0) */
+    return (float)vl_poisson_count(p->bg_lambda, p->bg_exp, vl_u01f(r.v[2])) * p->bg_weight;
+}
+
+VL_HD float vl_noise_draw(const vl_neuron_params *p, vl_u32x4 r) {
     return p->noise != 0.0f ? vl_normalf(r.v[0], r.v[1]) : 0.0f;
+}
+
+VL_HD float vl_neuron_draws(const vl_neuron_params *p, vl_u32x4 r, float *in, size_t stride) {
+    if (p->bg_lambda > 0.0f) in[(size_t)p->bg_rec * stride] += vl_bg_input(p, r);
+    return vl_noise_draw(p, r);
 }
 
 /* Deterministic mode accumulates synaptic input in 64-bit fixed point: integer additions give

@@ -3,7 +3,7 @@
 // (kernels/neurons.cuh) over the shared kernels/neuron.h math.
 #include "kernels/neurons.cuh"
 
-static __global__ void vl_update_kernel(const dev_pop *pops, const uint32_t *warp_pop, uint32_t n_threads,
+static __global__ void __launch_bounds__(VL_CU_BLOCK, 4) vl_update_kernel(const dev_pop *pops, const uint32_t *warp_pop, uint32_t n_threads,
                                         const uint64_t *d_t0, uint32_t k, uint64_t seed) {
     uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x;
     if (gid < n_threads) vl_update_one(pops, warp_pop, gid, *d_t0 + k, k, seed); // whole warps leave together

@@ -51,6 +51,82 @@ __device__ __forceinline__ uint32_t vl_spike_time_at(const dev_pop &p, uint32_t 
     return i < p.size && lo + i < p.n_spk && p.spk_step[lo + i] == t ? p.spk_id[lo + i] : UINT32_MAX;
 }
 
+// t mod ring_len in 32-bit arithmetic while t fits (a 64-bit remainder is a long subroutine).
+__device__ __forceinline__ size_t vl_ring_slot(uint64_t t, uint32_t ring_len) {
+    return t <= 0xffffffffull ? (uint32_t)t % ring_len : (size_t)(t % ring_len);
+}
+
+// One neuron with NR receptors at step t: every load (state, this step's ring slot) is issued
+// before any store, so a thread has all of them in flight at once and the state lives in
+// registers while kernels/neuron.h's step runs on it. Writing through the arrays instead made
+// each receptor's loads wait for the previous one's stores (they may alias), which left the
+// kernel latency-bound at a few percent of the memory bandwidth. Same operations in the same
+// order as the CPU backend.
+template <int NR>
+__device__ __forceinline__ int vl_neuron_regs(const dev_pop &p, const vl_neuron_params &np, uint32_t pi, uint32_t i,
+                                              uint64_t t, uint64_t seed, float *v_out) {
+    const size_t n = p.size;
+    const size_t slot = vl_ring_slot(t, p.ring_len) * NR * n + i;
+    float v = p.v[i], w = np.adapt ? p.wa[i] : 0.0f, g[NR], in[NR];
+    int32_t refr = p.refr[i];
+#pragma unroll
+    for (int r = 0; r < NR; ++r) g[r] = p.g[r * n + i];
+    if (p.ring_q) {
+        long long q[NR];
+#pragma unroll
+        for (int r = 0; r < NR; ++r) q[r] = p.ring_q[slot + r * n];
+#pragma unroll
+        for (int r = 0; r < NR; ++r) {
+            in[r] = vl_from_fixed(q[r]);
+            p.ring_q[slot + r * n] = 0;
+        }
+    } else {
+#pragma unroll
+        for (int r = 0; r < NR; ++r) in[r] = p.ring[slot + r * n];
+#pragma unroll
+        for (int r = 0; r < NR; ++r) p.ring[slot + r * n] = 0.0f;
+    }
+    float z = 0.0f;
+    if (np.noise != 0.0f || np.bg_lambda > 0.0f) { // vl_neuron_draws, with the receptor picked by unrolled compares
+        const vl_u32x4 rnd = vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i);
+        if (np.bg_lambda > 0.0f) {
+            const float b = vl_bg_input(&np, rnd);
+#pragma unroll
+            for (int r = 0; r < NR; ++r)
+                if (r == np.bg_rec) in[r] += b;
+        }
+        z = vl_noise_draw(&np, rnd);
+    }
+    const int spike = vl_neuron_step_n(&np, NR, &v, &refr, &w, g, in, 1, z);
+    p.v[i] = v;
+    p.refr[i] = refr;
+    if (np.adapt) p.wa[i] = w;
+#pragma unroll
+    for (int r = 0; r < NR; ++r) p.g[r * n + i] = g[r];
+    *v_out = v;
+    return spike;
+}
+
+// Any receptor count: the step works in place on the arrays (slower; models with 1-4 receptors
+// take vl_neuron_regs).
+__device__ __forceinline__ int vl_neuron_mem(const dev_pop &p, const vl_neuron_params &np, uint32_t pi, uint32_t i,
+                                             uint64_t t, uint64_t seed, float *v_out) {
+    size_t n = p.size, nr = (size_t)np.n_rec;
+    size_t slot = vl_ring_slot(t, p.ring_len) * nr * n + i;
+    float *in = p.ring + slot;
+    if (p.ring_q)
+        for (size_t r = 0; r < nr; ++r) {
+            in[r * n] = vl_from_fixed(p.ring_q[slot + r * n]);
+            p.ring_q[slot + r * n] = 0;
+        }
+    float z = 0.0f;
+    if (np.noise != 0.0f || np.bg_lambda > 0.0f)
+        z = vl_neuron_draws(&np, vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i), in, n);
+    int spike = vl_neuron_step(&np, p.v + i, p.refr + i, p.wa + i, p.g + i, in, n, z);
+    *v_out = p.v[i];
+    return spike;
+}
+
 // Steps 1-2 for flat thread gid at step t (step k of the chunk). Every lane of a warp must call
 // it (the append is warp-aggregated); populations start at multiples of 32, so a warp is one
 // population.
@@ -72,21 +148,15 @@ __device__ __forceinline__ void vl_update_one(const dev_pop *pops, const uint32_
     }
     if (i < p.size) {
         if (p.type == VL_POP_NEURON) {
-            size_t n = p.size, nr = (size_t)p.np.n_rec;
-            size_t slot = (size_t)(t % p.ring_len) * nr * n + i;
-            float *in = p.ring + slot;
-            if (p.ring_q)
-                for (size_t r = 0; r < nr; ++r) {
-                    in[r * n] = vl_from_fixed(p.ring_q[slot + r * n]);
-                    p.ring_q[slot + r * n] = 0;
-                }
             // A register copy: stores to the state arrays cannot alias it, so nothing is reloaded.
             const vl_neuron_params np = p.np;
-            float z = 0.0f;
-            if (np.noise != 0.0f || np.bg_lambda > 0.0f)
-                z = vl_neuron_draws(&np, vl_rand4(seed, VL_STREAM_NOISE | pi, (uint32_t)t, (uint32_t)(t >> 32), i), in, n);
-            spike = vl_neuron_step(&np, p.v + i, p.refr + i, p.wa + i, p.g + i, in, n, z);
-            v_now = p.v[i];
+            switch (np.n_rec) { // the same for the whole warp
+            case 1: spike = vl_neuron_regs<1>(p, np, pi, i, t, seed, &v_now); break;
+            case 2: spike = vl_neuron_regs<2>(p, np, pi, i, t, seed, &v_now); break;
+            case 3: spike = vl_neuron_regs<3>(p, np, pi, i, t, seed, &v_now); break;
+            case 4: spike = vl_neuron_regs<4>(p, np, pi, i, t, seed, &v_now); break;
+            default: spike = vl_neuron_mem(p, np, pi, i, t, seed, &v_now); break;
+            }
         } else {
             spike = vl_input_fires(p, pi, i, t, seed);
         }

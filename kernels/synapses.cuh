@@ -48,7 +48,9 @@ __device__ __forceinline__ void vl_scatter(const dev_proj &c, const dev_pop &tgt
 
 // The step's work items, in shared memory: sh[q] = first item of projection q, sh[n_proj] = the
 // total, sh[n_proj + 1 + q] = spikes arriving at projection q (2 n_proj + 1 words). The block
-// loads every projection's count at once (independent loads that overlap).
+// loads every projection's count at once (independent loads that overlap); the first warp sums
+// them with shuffles (a serial loop by one thread kept every other warp at the barrier: PD14 has
+// 64 projections).
 __device__ __forceinline__ void vl_load_items(const dev_pop *pops, const dev_proj *proj, int n_proj, uint64_t t,
                                               uint32_t k, uint32_t *sh) {
     uint32_t *arr = sh + n_proj + 1;
@@ -59,9 +61,20 @@ __device__ __forceinline__ void vl_load_items(const dev_pop *pops, const dev_pro
         sh[q + 1] = vl_prop_items(proj[q].strategy, n, proj[q].n_chunks);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-        sh[0] = 0;
-        for (int q = 0; q < n_proj; ++q) sh[q + 1] += sh[q];
+    if (threadIdx.x < 32) { // the prefix sum, by the first warp 32 projections at a time
+        const uint32_t lane = threadIdx.x;
+        uint32_t carry = 0;
+        for (int base = 0; base < n_proj; base += 32) {
+            const int q = base + (int)lane;
+            uint32_t x = q < n_proj ? sh[q + 1] : 0;
+            for (int o = 1; o < 32; o <<= 1) {
+                const uint32_t y = __shfl_up_sync(0xffffffffu, x, o);
+                if (lane >= (uint32_t)o) x += y;
+            }
+            if (q < n_proj) sh[q + 1] = x + carry;
+            carry += __shfl_sync(0xffffffffu, x, 31);
+        }
+        if (lane == 0) sh[0] = 0;
     }
     __syncthreads();
 }

@@ -96,9 +96,12 @@ static int cmp_seg(const void *a, const void *b) {
 }
 
 /* Every array of a plan lies inside shm, 16-byte aligned, none overlapping another. */
+#define DESC 1360 /* descriptor bytes: 2 populations and 4 projections, say */
+
 static void check_layout(const vl_cluster_pop_in *pops, int n_pops, int n_proj, const vl_cluster_layout *L) {
-    seg s[4 + 6 * VL_CLUSTER_MAX_POPS];
+    seg s[5 + 6 * VL_CLUSTER_MAX_POPS];
     int n = 0;
+    s[n++] = (seg){L->desc, DESC};
     s[n++] = (seg){L->cnt, 4ull * n_pops};
     s[n++] = (seg){L->smax, 4ull * n_pops};
     s[n++] = (seg){L->off, 4ull * (L->blocks + 1) * n_pops};
@@ -135,36 +138,37 @@ static void test_cluster_plan(void **state) {
     /* COBA-4000: two neuron populations, two receptors, ring of 2 slots. */
     vl_cluster_pop_in coba[] = {{1, 3200, 2, 2}, {1, 800, 2, 2}};
     vl_cluster_layout L;
-    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, limit, 0, &L), 0);
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, DESC, limit, 0, &L), 0);
     assert_int_equal(L.blocks, 4); /* the smallest size with at most 1024 neurons per block: 800 + 224 */
     assert_int_equal(L.pop[0].m, 800);
     assert_int_equal(L.pop[1].m, 224);
     assert_int_equal(L.threads, 1024);
     check_layout(coba, 2, 4, &L);
     uint32_t float_ring = L.shm;
-    assert_int_equal(vl_cluster_plan(coba, 2, 4, 1, limit, 0, &L), 0); /* deterministic: 64-bit rings */
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 1, DESC, limit, 0, &L), 0); /* deterministic: 64-bit rings */
     check_layout(coba, 2, 4, &L);
     assert_int_equal(L.shm - float_ring, 4 * 2 * 2 * (800 + 224));
-    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, limit, 8, &L), 0); /* forced: 8 blocks of 416 + 128 */
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, DESC, limit, 8, &L), 0); /* forced: 8 blocks of 416 + 128 */
     assert_int_equal(L.blocks, 8);
     assert_int_equal(L.pop[0].m, 416);
     assert_int_equal(L.work, 544);
     check_layout(coba, 2, 4, &L);
     /* Inputs keep only a spike list; a small network takes one block. */
     vl_cluster_pop_in small[] = {{0, 100, 0, 0}, {1, 200, 3, 16}, {0, 7, 0, 0}};
-    assert_int_equal(vl_cluster_plan(small, 3, 2, 0, limit, 0, &L), 0);
+    assert_int_equal(vl_cluster_plan(small, 3, 2, 0, DESC, limit, 0, &L), 0);
     assert_int_equal(L.blocks, 1);
     check_layout(small, 3, 2, &L);
     /* Too large for 8 blocks' shared memory, too many receptors or populations: refused. */
     vl_cluster_pop_in big[] = {{1, 80000, 2, 16}};
-    assert_int_equal(vl_cluster_plan(big, 1, 1, 0, limit, 0, &L), -1);
+    assert_int_equal(vl_cluster_plan(big, 1, 1, 0, DESC, limit, 0, &L), -1);
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, (uint32_t)limit, limit, 0, &L), -1); /* descriptors count too */
     vl_cluster_pop_in many_rec[] = {{1, 100, VL_CLUSTER_MAX_REC + 1, 2}};
-    assert_int_equal(vl_cluster_plan(many_rec, 1, 1, 0, limit, 0, &L), -1);
-    assert_int_equal(vl_cluster_plan(coba, 2, VL_CLUSTER_MAX_PROJ + 1, 0, limit, 0, &L), -1);
-    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, limit, VL_CLUSTER_MAX_BLOCKS + 1, &L), -1);
+    assert_int_equal(vl_cluster_plan(many_rec, 1, 1, 0, DESC, limit, 0, &L), -1);
+    assert_int_equal(vl_cluster_plan(coba, 2, VL_CLUSTER_MAX_PROJ + 1, 0, DESC, limit, 0, &L), -1);
+    assert_int_equal(vl_cluster_plan(coba, 2, 4, 0, DESC, limit, VL_CLUSTER_MAX_BLOCKS + 1, &L), -1);
     /* Larger networks take more blocks, up to the limit. */
     vl_cluster_pop_in mid[] = {{1, 20000, 2, 4}};
-    assert_int_equal(vl_cluster_plan(mid, 1, 1, 0, limit, 0, &L), 0);
+    assert_int_equal(vl_cluster_plan(mid, 1, 1, 0, DESC, limit, 0, &L), 0);
     assert_int_equal(L.blocks, 8);
     assert_int_equal(L.threads, 1024);
     check_layout(mid, 1, 1, &L);

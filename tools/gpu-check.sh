@@ -11,9 +11,15 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${OUT:-$ROOT/out/gpu-check}
 mkdir -p "$OUT"
-export PATH="/usr/local/cuda/bin:$PATH"
-JOBS=$(nproc)
 log() { echo "== $*" | tee -a "$OUT/gpu-check.log"; }
+# The device tool returns at most 8 files from $OUT: the bulky logs go into one archive at exit,
+# also when the run is cut short (timeout sends TERM).
+pack() {
+  (cd "$OUT" && ls configure.log build.log bench.tsv ncu-*.txt 2>/dev/null | tar czf logs.tar.gz -T - \
+    && rm -f configure.log build.log bench.tsv ncu-*.txt) 2>/dev/null
+}
+trap pack EXIT
+trap 'exit 143' TERM
 
 log "machine"
 {
@@ -24,30 +30,7 @@ log "machine"
   done
 } 2>&1 | tee -a "$OUT/gpu-check.log"
 
-# Libraries the machine lacks come from carried Debian packages, unpacked into a private prefix.
-PREFIX=$ROOT/.gpu/prefix
-if [ ! -e /usr/include/yaml.h ] || [ ! -e /usr/include/cmocka.h ]; then
-  if ls .deb/*.deb >/dev/null 2>&1; then
-    mkdir -p "$PREFIX"
-    for f in .deb/*.deb; do dpkg -x "$f" "$PREFIX"; done
-    for pc in "$PREFIX"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do
-      sed -i -e "s|^prefix=/usr|prefix=$PREFIX/usr|" -e "s|-L/usr/|-L$PREFIX/usr/|g" -e "s|-I/usr/|-I$PREFIX/usr/|g" "$pc"
-    done
-    export PKG_CONFIG_PATH="$PREFIX/usr/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-    export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    log "unpacked $(ls .deb/*.deb | wc -l) carried packages into $PREFIX"
-  else
-    log "libyaml/cmocka headers missing and no .deb/ carried: run tools/fetch-gpu-debs.sh and carry .deb"
-    exit 1
-  fi
-fi
-
-log "build (CUDA arch 90)"
-BUILD=$ROOT/build-gpu
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DVOLLEY_TESTS=OFF \
-  >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
-cmake --build "$BUILD" -j "$JOBS" >"$OUT/build.log" 2>&1 || { grep -E 'error' -A3 "$OUT/build.log" | head -40; exit 1; }
-"$BUILD/volley" info | tee -a "$OUT/gpu-check.log"
+. tools/gpu-env.sh # carried packages, then the sm_90 build: sets BUILD and V
 
 log "ctest -L gpu"
 (cd "$BUILD" && ctest -L gpu --output-on-failure --timeout 120 ${GPU_CHECK_CTEST_ARGS:-}) 2>&1 | tee "$OUT/ctest-gpu.log" | tail -40
@@ -62,7 +45,6 @@ log "atomics"
 nvcc -O3 -arch=sm_90 tools/atomic-bench.cu -o "$BUILD/atomic-bench" && "$BUILD/atomic-bench" | tee -a "$OUT/gpu-check.log"
 
 log "benchmarks"
-V="$BUILD/volley"
 bench() { # name backend model [args...]
   local name=$1 be=$2 model=$3; shift 3
   local f="$OUT/bench-runs.log.tmp"
@@ -112,7 +94,7 @@ if command -v ncu >/dev/null 2>&1; then
   prof() { # name launches-to-skip model [args...]
     local name=$1 skip=$2; shift 2
     log "ncu: $name"
-    VOLLEY_CUDA_SYNC=1 timeout 150 ncu --kernel-name regex:vl_ --launch-skip "$skip" --launch-count 10 \
+    VOLLEY_CUDA_SYNC=1 timeout 150 ncu --clock-control none --kernel-name regex:vl_ --launch-skip "$skip" --launch-count 10 \
       --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active \
       "$V" run "$@" --backend cuda --no-output --quiet >"$OUT/ncu-$name.txt" 2>&1
     grep -E "^  vl_|gpu__time_duration|dram__throughput|warps_active" "$OUT/ncu-$name.txt" | head -50 | tee -a "$OUT/gpu-check.log"

@@ -514,7 +514,8 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
         }
         const char *force = getenv("VOLLEY_CUDA_CLUSTER");
         if (prop->major < 9 || !n ||
-            vl_cluster_plan(in, n, cs->net.n_proj, s->deterministic, prop->sharedMemPerBlockOptin,
+            vl_cluster_plan(in, n, cs->net.n_proj, s->deterministic, vl_cu_cluster_desc_bytes(n, cs->net.n_proj),
+                            prop->sharedMemPerBlockOptin,
                             force ? atoi(force) : 0, &cs->cluster) != 0 ||
             vl_cu_cluster_fits(&cs->cluster) < 1)
             cs->mode = MODE_GRAPH;
