@@ -45,7 +45,7 @@ static inline uint32_t vl_cluster_take(uint32_t *at, uint64_t bytes) {
 
 /* Lays out `blocks` blocks; returns the bytes per block (also in L->shm). desc_bytes: room for
  * the kernel's copy of the population and projection descriptors, which it reads every step
- * (a cluster barrier's acquire makes global loads miss L1 again). */
+ * (global loads after a cluster barrier's acquire are likely to miss L1). */
 static inline uint64_t vl_cluster_layout_for(const vl_cluster_pop_in *pops, int n_pops, int n_proj, int det, int blocks,
                                              uint32_t desc_bytes, vl_cluster_layout *L) {
     memset(L, 0, sizeof *L);

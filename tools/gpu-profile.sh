@@ -3,8 +3,9 @@
 #   OUT=$OUT tools/gpu-profile.sh            (carry .deb, as for tools/gpu-check.sh)
 # For each case one launch of the named kernel is profiled with --set full (caches and clocks left
 # alone, as in a real run), after enough launches that the network is past its start. The
-# summary (duration, throughput, occupancy, the warp-stall breakdown) is printed; the full
-# details and the per-instruction SASS page with stall samples go into $OUT/profiles.tar.gz.
+# summary (duration, throughput, occupancy, the warp-stall breakdown of tools/ncu-hot.py) is
+# printed; the reports, their full details and the per-instruction SASS pages with stall samples
+# go into $OUT/profiles.tar.gz (tools/ncu-hot.py reads those pages here too).
 # GPU_PROFILE_CASES picks cases by name (default: all).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,16 +32,8 @@ prof() { # name mode kernel-regex launches-to-skip model [args...]
   ncu --import "$OUT/prof/$name.ncu-rep" --page source --print-source sass --csv >"$OUT/prof/$name-sass.csv" 2>&1
   grep -E "^  [a-z_]+.*\(|Duration|Elapsed Cycles|Memory Throughput|DRAM Throughput|Compute \(SM\) Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Warp Cycles Per Issued|Issued Ipc Active|Executed Instructions  " \
     "$OUT/prof/$name.txt" | head -20
-  # The stall reasons, largest first (smsp__pcsamp: samples per reason over the kernel).
-  ncu --import "$OUT/prof/$name.ncu-rep" --page raw --csv 2>/dev/null | python3 -c '
-import csv, sys
-rows = list(csv.reader(sys.stdin))
-if len(rows) < 3: sys.exit()
-h, v = rows[0], rows[2]
-st = [(float(v[i].replace(",", "")), h[i]) for i in range(len(h))
-      if h[i].startswith("smsp__pcsamp_warps_issue_stalled_") and not h[i].endswith("_not_issued") and v[i].replace(",", "").replace(".", "").isdigit()]
-tot = sum(x for x, _ in st) or 1
-print("    stalls: " + ", ".join(f"{n[len(\"smsp__pcsamp_warps_issue_stalled_\"):]} {100 * x / tot:.0f}%" for x, n in sorted(st, reverse=True)[:6]))'
+  # The stall reasons and the instructions with the most stall samples.
+  python3 tools/ncu-hot.py "$OUT/prof/$name-sass.csv" -n 8
 }
 
 prof coba4000-cluster cluster vl_cluster_chunk 1 configs/coba.yaml --duration "0.3 s"
