@@ -25,6 +25,8 @@
 
 #define VL_CU_BLOCK 256 // threads per block of the per-step kernels
 #define VL_CU_WARPS (VL_CU_BLOCK / 32)
+
+enum { VL_UPDATE_THREAD = 0, VL_UPDATE_THREAD6 = 1, VL_UPDATE_STRIDE = 2 }; // kernels/neurons.cu
 #define VL_CU_CHUNK_BLOCK 1024 // threads of the single-block chunk kernel
 
 typedef struct dev_pop {
@@ -118,12 +120,16 @@ typedef struct vl_cu_net {
     uint32_t n_threads;           // flat thread space of the update (populations padded to warps)
     uint32_t max_src;             // largest population
     uint32_t prop_blocks;         // grid of the propagate kernel
+    int update;                   // the update kernel's launch shape, VL_UPDATE_* (kernels/neurons.cu)
+    uint32_t upd_blocks;          // VL_UPDATE_STRIDE's grid: one resident wave
     uint32_t pl_warps;            // warps of the STDP kernels
     uint64_t seed;
 } vl_cu_net;
 
 // Launchers (step k of the chunk). Each returns cudaGetLastError() after its launch.
 cudaError_t vl_cu_update(const vl_cu_net *n, uint32_t k, cudaStream_t st);
+// A VOLLEY_CUDA_UPDATE value (thread, thread6, stride; unset: thread) as VL_UPDATE_*; -1 if none.
+int vl_cu_update_parse(const char *s);
 cudaError_t vl_cu_history(const vl_cu_net *n, uint32_t k, cudaStream_t st);
 cudaError_t vl_cu_stp(const vl_cu_net *n, uint32_t k, cudaStream_t st);
 cudaError_t vl_cu_propagate(const vl_cu_net *n, uint32_t k, cudaStream_t st);

@@ -72,19 +72,11 @@ __device__ __forceinline__ int vl_neuron_regs(const dev_pop &p, const vl_neuron_
 #pragma unroll
     for (int r = 0; r < NR; ++r) g[r] = p.g[r * n + i];
     if (p.ring_q) {
-        long long q[NR];
 #pragma unroll
-        for (int r = 0; r < NR; ++r) q[r] = p.ring_q[slot + r * n];
-#pragma unroll
-        for (int r = 0; r < NR; ++r) {
-            in[r] = vl_from_fixed(q[r]);
-            p.ring_q[slot + r * n] = 0;
-        }
+        for (int r = 0; r < NR; ++r) in[r] = vl_from_fixed(p.ring_q[slot + r * n]);
     } else {
 #pragma unroll
         for (int r = 0; r < NR; ++r) in[r] = p.ring[slot + r * n];
-#pragma unroll
-        for (int r = 0; r < NR; ++r) p.ring[slot + r * n] = 0.0f;
     }
     float z = 0.0f;
     if (np.noise != 0.0f || np.bg_lambda > 0.0f) { // vl_neuron_draws, with the receptor picked by unrolled compares
@@ -103,6 +95,15 @@ __device__ __forceinline__ int vl_neuron_regs(const dev_pop &p, const vl_neuron_
     if (np.adapt) p.wa[i] = w;
 #pragma unroll
     for (int r = 0; r < NR; ++r) p.g[r * n + i] = g[r];
+    // The slot is cleared last: no store comes before the arithmetic, so the parameters it reads
+    // from the table need not be kept in registers against aliasing.
+    if (p.ring_q) {
+#pragma unroll
+        for (int r = 0; r < NR; ++r) p.ring_q[slot + r * n] = 0;
+    } else {
+#pragma unroll
+        for (int r = 0; r < NR; ++r) p.ring[slot + r * n] = 0.0f;
+    }
     *v_out = v;
     return spike;
 }
@@ -127,12 +128,11 @@ __device__ __forceinline__ int vl_neuron_mem(const dev_pop &p, const vl_neuron_p
     return spike;
 }
 
-// Steps 1-2 for flat thread gid at step t (step k of the chunk). Every lane of a warp must call
-// it (the append is warp-aggregated); populations start at multiples of 32, so a warp is one
-// population.
-__device__ __forceinline__ void vl_update_one(const dev_pop *pops, const uint32_t *warp_pop, uint32_t gid, uint64_t t,
-                                              uint32_t k, uint64_t seed) {
-    const uint32_t pi = warp_pop[gid >> 5]; // one load instead of a search through the table
+// Steps 1-2 for flat thread gid of population pi at step t (step k of the chunk). Every lane of a
+// warp must call it (the append is warp-aggregated); populations start at multiples of 32, so a
+// warp is one population.
+__device__ __forceinline__ void vl_update_in(const dev_pop *pops, uint32_t pi, uint32_t gid, uint64_t t, uint32_t k,
+                                             uint64_t seed) {
     const dev_pop &p = pops[pi];
     uint32_t i = gid - p.offset;
     int spike = 0;
@@ -148,14 +148,19 @@ __device__ __forceinline__ void vl_update_one(const dev_pop *pops, const uint32_
     }
     if (i < p.size) {
         if (p.type == VL_POP_NEURON) {
-            // A register copy: stores to the state arrays cannot alias it, so nothing is reloaded.
-            const vl_neuron_params np = p.np;
-            switch (np.n_rec) { // the same for the whole warp
-            case 1: spike = vl_neuron_regs<1>(p, np, pi, i, t, seed, &v_now); break;
-            case 2: spike = vl_neuron_regs<2>(p, np, pi, i, t, seed, &v_now); break;
-            case 3: spike = vl_neuron_regs<3>(p, np, pi, i, t, seed, &v_now); break;
-            case 4: spike = vl_neuron_regs<4>(p, np, pi, i, t, seed, &v_now); break;
-            default: spike = vl_neuron_mem(p, np, pi, i, t, seed, &v_now); break;
+            // vl_neuron_regs stores nothing before its arithmetic, so it reads the parameters from
+            // the table as it needs them; the in-place step works on a register copy instead, which
+            // its stores to the state arrays cannot alias.
+            switch (p.np.n_rec) { // the same for the whole warp
+            case 1: spike = vl_neuron_regs<1>(p, p.np, pi, i, t, seed, &v_now); break;
+            case 2: spike = vl_neuron_regs<2>(p, p.np, pi, i, t, seed, &v_now); break;
+            case 3: spike = vl_neuron_regs<3>(p, p.np, pi, i, t, seed, &v_now); break;
+            case 4: spike = vl_neuron_regs<4>(p, p.np, pi, i, t, seed, &v_now); break;
+            default: {
+                const vl_neuron_params np = p.np;
+                spike = vl_neuron_mem(p, np, pi, i, t, seed, &v_now);
+                break;
+            }
             }
         } else {
             spike = vl_input_fires(p, pi, i, t, seed);
@@ -175,6 +180,12 @@ __device__ __forceinline__ void vl_update_one(const dev_pop *pops, const uint32_
         // address for the whole population made 31k warps per step at 10^6 neurons queue on it.
         if (lane == 0) vl_atomic_max_float(p.wmax + (i >> 5), v_now);
     }
+}
+
+// The same for flat thread gid, its population looked up in the per-warp table.
+__device__ __forceinline__ void vl_update_one(const dev_pop *pops, const uint32_t *warp_pop, uint32_t gid, uint64_t t,
+                                              uint32_t k, uint64_t seed) {
+    vl_update_in(pops, warp_pop[gid >> 5], gid, t, k, seed); // one load instead of a search through the table
 }
 
 #endif

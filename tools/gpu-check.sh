@@ -3,8 +3,9 @@
 # benchmarks and prints one table. Logs and bench JSON go to $OUT (default out/gpu-check).
 # On the lent GPU machines (Ubuntu 24.04, CUDA 13, HDF5 present, no libyaml/cmocka headers) run
 #   tools/fetch-gpu-debs.sh here first and carry .deb; this script unpacks it into .gpu/prefix.
-# Must finish in under 8 minutes on an H100 (about 90 s on an H200); a hung test or run is cut at
-# 120 s / 90 s. GPU_CHECK_TESTS_ONLY=1 stops after the GPU tests; GPU_CHECK_CTEST_ARGS adds ctest
+# Must finish in under 8 minutes on an H100 (about 140 s on an H200 at 92fab6e, before the update
+# shapes and the in-run kernel times were added); a hung test or run is cut at 120 s / 90 s.
+# GPU_CHECK_NCU=1 adds ncu's per-kernel metrics. GPU_CHECK_TESTS_ONLY=1 stops after the GPU tests; GPU_CHECK_CTEST_ARGS adds ctest
 # options (e.g. "-R gpu_det_cluster" to rerun one test; each GPU test is its own process).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,10 @@ bench() { # name backend model [args...]
   rm -f "$f"
 }
 : >"$OUT/bench.tsv"; : >"$OUT/bench-runs.log"
+# COBA scaled to 10^6 neurons with 80 synapses each
+COBA_1M=(--set populations.exc.size=800000 --set populations.inh.size=200000
+  --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008
+  --set projections.2.connect.fixed_probability=0.0005)
 bench coba-4000 cuda configs/coba.yaml --duration "5 s"
 MODE=block bench coba-4000-block cuda configs/coba.yaml --duration "5 s"
 MODE=cluster bench coba-4000-cluster cuda configs/coba.yaml --duration "5 s"
@@ -74,23 +79,42 @@ done
 MODE=cluster bench cuba-4000-cluster cuda configs/cuba.yaml --duration "5 s"
 bench cuba-4000 cuda configs/cuba.yaml --duration "5 s"
 bench coba-4000 cpu configs/coba.yaml --duration "1 s" --threads "$JOBS"
-bench coba-1M cuda configs/coba.yaml --duration "1 s" \
-  --set populations.exc.size=800000 --set populations.inh.size=200000 \
-  --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
-  --set projections.2.connect.fixed_probability=0.0005
+bench coba-1M cuda configs/coba.yaml --duration "1 s" "${COBA_1M[@]}"
 bench brunel-hakim-1e5 cuda configs/brunel_hakim.yaml --duration "1 s" \
   --set populations.neurons.size=100000 --set projections.0.connect.fixed_probability=0.01
 [ -e configs/pd14.yaml ] && bench pd14 cuda configs/pd14.yaml --duration "1 s"
 # Propagation strategies forced on every projection (kernels/propagate.h), against the choice above.
 [ -e configs/pd14.yaml ] && BENCH_ENV="VOLLEY_CUDA_PROPAGATE=warp" bench pd14-warp cuda configs/pd14.yaml --duration "1 s"
-BENCH_ENV="VOLLEY_CUDA_PROPAGATE=split" bench coba-1M-split cuda configs/coba.yaml --duration "0.2 s" \
-  --set populations.exc.size=800000 --set populations.inh.size=200000 \
-  --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
-  --set projections.2.connect.fixed_probability=0.0005
+BENCH_ENV="VOLLEY_CUDA_PROPAGATE=split" bench coba-1M-split cuda configs/coba.yaml --duration "0.2 s" "${COBA_1M[@]}"
 
-# Per-kernel device time (launches one by one: VOLLEY_CUDA_SYNC=1), when ncu is here: COBA 10^6
-# and PD14, a few steps after the start.
-if command -v ncu >/dev/null 2>&1; then
+# The update kernel's other launch shapes (kernels/neurons.cu) against the default above.
+for u in thread6 stride; do
+  BENCH_ENV="VOLLEY_CUDA_UPDATE=$u" bench "coba-1M-$u" cuda configs/coba.yaml --duration "1 s" "${COBA_1M[@]}"
+  [ -e configs/pd14.yaml ] && BENCH_ENV="VOLLEY_CUDA_UPDATE=$u" bench "pd14-$u" cuda configs/pd14.yaml --duration "1 s"
+done
+
+# Device time per kernel inside a run (VOLLEY_CUDA_PROFILE: chunk 2 launched kernel by kernel with
+# events between them, caches as the run leaves them), for each update shape.
+evprof() { # name [VAR=value ...] -- model [args...]
+  local name=$1; shift
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  log "kernel times: $name ${envs[*]}"
+  env VOLLEY_CUDA_PROFILE=2 "${envs[@]}" timeout 90 "$V" run "$@" --backend cuda --no-output --quiet 2>&1 \
+    | sed -n '/^cuda profile/,/^  sum/p' | tee -a "$OUT/gpu-check.log"
+}
+evprof coba-4000 -- configs/coba.yaml --duration "0.5 s"
+for u in thread thread6 stride; do
+  evprof coba-1M "VOLLEY_CUDA_UPDATE=$u" -- configs/coba.yaml --duration "0.3 s" "${COBA_1M[@]}"
+  [ -e configs/pd14.yaml ] && evprof pd14 "VOLLEY_CUDA_UPDATE=$u" -- configs/pd14.yaml --duration "0.3 s"
+done
+evprof brunel-hakim-1e5 -- configs/brunel_hakim.yaml --duration "0.3 s" \
+  --set populations.neurons.size=100000 --set projections.0.connect.fixed_probability=0.01
+
+# ncu's per-kernel metrics (launches one by one: VOLLEY_CUDA_SYNC=1, caches flushed before each
+# kernel, so slower than in a run): GPU_CHECK_NCU=1. tools/gpu-profile.sh goes deeper.
+if [ -n "${GPU_CHECK_NCU:-}" ] && command -v ncu >/dev/null 2>&1; then
   prof() { # name launches-to-skip model [args...]
     local name=$1 skip=$2; shift 2
     log "ncu: $name"
@@ -99,10 +123,7 @@ if command -v ncu >/dev/null 2>&1; then
       "$V" run "$@" --backend cuda --no-output --quiet >"$OUT/ncu-$name.txt" 2>&1
     grep -E "^  vl_|gpu__time_duration|dram__throughput|warps_active" "$OUT/ncu-$name.txt" | head -50 | tee -a "$OUT/gpu-check.log"
   }
-  prof coba-1M 300 configs/coba.yaml --duration "20 ms" \
-    --set populations.exc.size=800000 --set populations.inh.size=200000 \
-    --set projections.0.connect.fixed_probability=0.00008 --set projections.1.connect.fixed_probability=0.00008 \
-    --set projections.2.connect.fixed_probability=0.0005
+  prof coba-1M 300 configs/coba.yaml --duration "20 ms" "${COBA_1M[@]}"
   [ -e configs/pd14.yaml ] && prof pd14 200 configs/pd14.yaml --duration "20 ms"
 fi
 

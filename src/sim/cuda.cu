@@ -17,8 +17,12 @@
 //
 // Environment switches (for tests and benchmarks): VOLLEY_CUDA_MODE=graph|block|cluster,
 // VOLLEY_CUDA_PIPELINE=0,
-// VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_SYNC=1 (no graph,
-// a synchronisation and error check after every launch: faults are reported at their kernel).
+// VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_UPDATE=thread|
+// thread6|stride (the update kernel's launch shape, kernels/neurons.cu), VOLLEY_CUDA_SYNC=1 (no graph,
+// a synchronisation and error check after every launch: faults are reported at their kernel),
+// VOLLEY_CUDA_PROFILE=N (graph mode: chunk N, counted from 0, runs kernel by kernel with events
+// between the kernels, and the mean device time of each kernel per step is printed to stderr:
+// the kernels' own times with the caches as a run leaves them, which ncu's replay does not keep).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +73,8 @@ typedef struct cuda_state {
     int n_sets, cur;         // sets in use (2: pipelined); the set the next chunk goes to
     uint32_t chunk;          // steps per chunk
     int mode, sync_each;     // MODE_*; VOLLEY_CUDA_SYNC
+    long prof_chunk;         // VOLLEY_CUDA_PROFILE: the chunk to time kernel by kernel (-1: none)
+    long chunks;             // chunks launched so far
     vl_cluster_layout cluster; // MODE_CLUSTER's plan
     // recording: one packing buffer (one chunk is collected at a time)
     uint32_t *h_spk;         // pinned, packed ids of recorded pops
@@ -528,6 +534,10 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
                  cs->cluster.threads, cs->cluster.shm / 1024);
     else
         snprintf(d, left, ", %s mode", mode_names[cs->mode]);
+    static const char *const update_names[] = {"thread", "thread6", "stride"};
+    if (cs->mode == MODE_GRAPH && cs->net.update != VL_UPDATE_THREAD)
+        snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", %s update",
+                 update_names[cs->net.update]);
     if (cs->n_sets == 2) snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", pipelined");
     return VL_OK;
 }
@@ -549,6 +559,8 @@ static vl_status cuda_init(vl_sim *s) {
     CU(cudaStreamCreateWithFlags(&cs->copy, cudaStreamNonBlocking));
     const char *sync = getenv("VOLLEY_CUDA_SYNC"), *pipe = getenv("VOLLEY_CUDA_PIPELINE");
     cs->sync_each = sync && *sync && strcmp(sync, "0") != 0;
+    const char *prof = getenv("VOLLEY_CUDA_PROFILE");
+    cs->prof_chunk = prof && *prof ? strtol(prof, NULL, 10) : -1;
     int plastic = 0;
     for (size_t q = 0; q < s->net.n_proj; ++q) plastic |= sp->proj[q].stdp.on;
     // Two recording sets let the device run a chunk ahead; not with plastic weights, which the
@@ -571,6 +583,13 @@ static vl_status cuda_init(vl_sim *s) {
     uint32_t want = (cs->net.max_src + VL_CU_WARPS - 1) / VL_CU_WARPS,
              full = (uint32_t)prop.multiProcessorCount * (2048 / VL_CU_BLOCK);
     cs->net.prop_blocks = want < full ? (want ? want : 1) : full;
+    const char *upd = getenv("VOLLEY_CUDA_UPDATE");
+    cs->net.update = vl_cu_update_parse(upd);
+    if (cs->net.update < 0) {
+        vl__diag_error(&s->diag, vl_mark{}, "VOLLEY_CUDA_UPDATE=%s: expected thread, thread6 or stride", upd);
+        return VL_ERR_DEVICE;
+    }
+    cs->net.upd_blocks = (uint32_t)prop.multiProcessorCount * 4; // one wave of the stride kernel
     dev_proj *dq;
     dev_stp *ds;
     dev_plastic *dl;
@@ -602,6 +621,56 @@ static vl_status enqueue_steps(vl_sim *s, const rec_set *S, uint32_t n_steps) {
     return VL_OK;
 }
 
+// VOLLEY_CUDA_PROFILE: the schedule's launches for a chunk, each kernel between two events, the
+// step waited for so that the events can be reused; prints each kernel's mean time per step.
+static vl_status enqueue_steps_timed(vl_sim *s, const rec_set *S, uint32_t n_steps) {
+    cuda_state *cs = state_of(s);
+    const vl_cu_net *n = &S->net;
+    enum { PHASES = 6 };
+    static const char *const name[PHASES] = {"state", "update", "history", "stp", "propagate", "stdp"};
+    const int used[PHASES] = {n->n_rec > 0, 1, n->n_hist > 0, n->n_stp > 0, n->n_proj > 0, n->n_pl > 0};
+    cudaEvent_t ev[PHASES + 1];
+    double ms[PHASES] = {0};
+    for (int p = 0; p <= PHASES; ++p) CU(cudaEventCreate(&ev[p]));
+    vl_status st = VL_OK;
+    for (uint32_t k = 0; k < n_steps && st == VL_OK; ++k) {
+        cudaError_t e = cudaEventRecord(ev[0], cs->stream);
+        for (int p = 0; p < PHASES && e == cudaSuccess; ++p) {
+            switch (p) {
+            case 0: e = vl_cu_state(n, S->h_rec, k, cs->stream); break;
+            case 1: e = vl_cu_update(n, k, cs->stream); break;
+            case 2: e = vl_cu_history(n, k, cs->stream); break;
+            case 3: e = vl_cu_stp(n, k, cs->stream); break;
+            case 4: e = vl_cu_propagate(n, k, cs->stream); break;
+            default: e = vl_cu_stdp(n, k, cs->stream); break;
+            }
+            if (e == cudaSuccess) e = cudaEventRecord(ev[p + 1], cs->stream);
+        }
+        if (e == cudaSuccess) e = cudaEventSynchronize(ev[PHASES]);
+        for (int p = 0; p < PHASES && e == cudaSuccess; ++p) {
+            float t = 0;
+            e = cudaEventElapsedTime(&t, ev[p], ev[p + 1]);
+            ms[p] += t;
+        }
+        if (e != cudaSuccess) {
+            vl__diag_error(&s->diag, vl_mark{}, "CUDA %s while profiling (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+            st = VL_ERR_DEVICE;
+        }
+    }
+    for (int p = 0; p <= PHASES; ++p) cudaEventDestroy(ev[p]);
+    if (st != VL_OK || !n_steps) return st;
+    double sum = 0;
+    fprintf(stderr, "cuda profile, chunk %ld (%u steps, kernels one by one, events between them), us per step:\n",
+            cs->chunks, n_steps);
+    for (int p = 0; p < PHASES; ++p) {
+        if (!used[p]) continue;
+        fprintf(stderr, "  %-10s %9.3f\n", name[p], 1e3 * ms[p] / n_steps);
+        sum += ms[p];
+    }
+    fprintf(stderr, "  %-10s %9.3f\n", "sum", 1e3 * sum / n_steps);
+    return VL_OK;
+}
+
 // Starts steps [t0, t0 + n_steps) into set S: the simulation, then the copies of its counts,
 // frames and highest v, and an event when they are on the host. Returns without waiting.
 static vl_status launch(vl_sim *s, rec_set *S, uint64_t t0, uint32_t n_steps) {
@@ -615,6 +684,8 @@ static vl_status launch(vl_sim *s, rec_set *S, uint64_t t0, uint32_t n_steps) {
         LAUNCH(vl_cu_block_chunk(&S->net, n_steps, cs->stream));
     } else if (cs->mode == MODE_CLUSTER) {
         LAUNCH(vl_cu_cluster_chunk(&S->net, &cs->cluster, n_steps, cs->stream));
+    } else if (cs->chunks == cs->prof_chunk && !cs->sync_each) {
+        if ((st = enqueue_steps_timed(s, S, n_steps)) != VL_OK) return st;
     } else if (n_steps == cs->chunk && !cs->sync_each) {
         if (!S->have_graph) {
             cudaGraph_t g;
@@ -642,6 +713,7 @@ static vl_status launch(vl_sim *s, rec_set *S, uint64_t t0, uint32_t n_steps) {
             CU(cudaMemcpyAsync(&S->h_max[i], S->h_pops[i].max_v, 4, cudaMemcpyDeviceToHost, cs->stream));
         }
     CU(cudaEventRecord(S->done, cs->stream));
+    cs->chunks++;
     S->pending = 1;
     S->t0 = t0;
     S->n = n_steps;

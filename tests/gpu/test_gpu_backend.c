@@ -286,6 +286,26 @@ static void test_det_cluster(void **state) { (void)state; deterministic_identica
 static void test_det_thread(void **state) { (void)state; deterministic_identical("graph", "thread"); }
 static void test_det_warp(void **state) { (void)state; deterministic_identical("graph", "warp"); }
 static void test_det_split(void **state) { (void)state; deterministic_identical("graph", "split"); }
+/* The update kernel's other launch shapes (kernels/neurons.cu): the same arithmetic per neuron. */
+static void det_update(const char *shape) {
+    setenv("VOLLEY_CUDA_UPDATE", shape, 1);
+    deterministic_identical("graph", NULL);
+    unsetenv("VOLLEY_CUDA_UPDATE");
+    char want[64];
+    snprintf(want, sizeof want, ", %s update", shape); /* the runs used it (the device line says so) */
+    assert_non_null(strstr(g_device, want));
+}
+static void test_det_update_thread6(void **state) { (void)state; det_update("thread6"); }
+static void test_det_update_stride(void **state) { (void)state; det_update("stride"); }
+
+/* VOLLEY_CUDA_PROFILE times the first chunk kernel by kernel instead of replaying its graph: the
+ * same launches, so still the CPU's spikes. */
+static void test_det_profiled(void **state) {
+    (void)state;
+    setenv("VOLLEY_CUDA_PROFILE", "0", 1);
+    deterministic_identical("graph", NULL);
+    unsetenv("VOLLEY_CUDA_PROFILE");
+}
 
 /* Pattern inputs under a stimulus protocol draw the same spikes on both backends. */
 static void test_pattern_identical(void **state) {
@@ -441,6 +461,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_det_thread),
         cmocka_unit_test(test_det_warp),
         cmocka_unit_test(test_det_split),
+        cmocka_unit_test(test_det_profiled),
+        cmocka_unit_test(test_det_update_thread6),
+        cmocka_unit_test(test_det_update_stride),
         cmocka_unit_test(test_stdp_matches_cpu),
         cmocka_unit_test(test_pattern_identical),
         cmocka_unit_test(test_stp_adaptation_identical),
