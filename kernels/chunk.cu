@@ -29,7 +29,7 @@ static __global__ void __launch_bounds__(VL_CU_CHUNK_BLOCK)
         for (uint32_t gid = threadIdx.x; gid < n_threads; gid += blockDim.x) vl_update_one(pops, warp_pop, gid, t, k, seed);
         __syncthreads();
         vl_load_items(pops, proj, n_proj, t, k, sh_items);
-        vl_propagate_warps(pops, proj, n_proj, sh_items, t, k, warp, n_warps, lane);
+        vl_propagate_warps<1>(pops, proj, n_proj, sh_items, t, k, warp, n_warps, lane);
         __syncthreads();
     }
 }

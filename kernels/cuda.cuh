@@ -26,6 +26,13 @@
 #define VL_CU_BLOCK 256 // threads per block of the per-step kernels
 #define VL_CU_WARPS (VL_CU_BLOCK / 32)
 
+#ifdef __CUDACC__
+// t mod ring_len in 32-bit arithmetic while t fits (a 64-bit remainder is a long subroutine).
+static __device__ __forceinline__ size_t vl_ring_slot(uint64_t t, uint32_t ring_len) {
+    return t <= 0xffffffffull ? (uint32_t)t % ring_len : (size_t)(t % ring_len);
+}
+#endif
+
 enum { VL_UPDATE_THREAD = 0, VL_UPDATE_THREAD6 = 1, VL_UPDATE_STRIDE = 2 }; // kernels/neurons.cu
 #define VL_CU_CHUNK_BLOCK 1024 // threads of the single-block chunk kernel
 
@@ -121,6 +128,7 @@ typedef struct vl_cu_net {
     uint32_t max_src;             // largest population
     uint32_t prop_blocks;         // grid of the propagate kernel
     int update;                   // the update kernel's launch shape, VL_UPDATE_* (kernels/neurons.cu)
+    int scatter;                  // synapses per lane the propagate kernel loads ahead: 1 or 4 (vl_scatter)
     uint32_t upd_blocks;          // VL_UPDATE_STRIDE's grid: one resident wave
     uint32_t pl_warps;            // warps of the STDP kernels
     uint64_t seed;

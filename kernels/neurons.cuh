@@ -51,11 +51,6 @@ __device__ __forceinline__ uint32_t vl_spike_time_at(const dev_pop &p, uint32_t 
     return i < p.size && lo + i < p.n_spk && p.spk_step[lo + i] == t ? p.spk_id[lo + i] : UINT32_MAX;
 }
 
-// t mod ring_len in 32-bit arithmetic while t fits (a 64-bit remainder is a long subroutine).
-__device__ __forceinline__ size_t vl_ring_slot(uint64_t t, uint32_t ring_len) {
-    return t <= 0xffffffffull ? (uint32_t)t % ring_len : (size_t)(t % ring_len);
-}
-
 // One neuron with NR receptors at step t: every load (state, this step's ring slot) is issued
 // before any store, so a thread has all of them in flight at once and the state lives in
 // registers while kernels/neuron.h's step runs on it. Writing through the arrays instead made

@@ -3,20 +3,25 @@
 #include "kernels/synapses.cuh"
 
 // Grid-stride over the step's work items: the grid is sized once for the device, not for the
-// largest population, so empty steps cost one short wave of blocks.
+// largest population, so empty steps cost one short wave of blocks. B: synapses per lane loaded
+// ahead (vl_scatter; vl_cu_net.scatter, VOLLEY_CUDA_SCATTER).
+template <int B>
 static __global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *proj, int n_proj, const uint64_t *d_t0,
                                            uint32_t k) {
     extern __shared__ uint32_t sh_items[];
     const uint64_t t = *d_t0 + k;
     vl_load_items(pops, proj, n_proj, t, k, sh_items);
-    vl_propagate_warps(pops, proj, n_proj, sh_items, t, k, blockIdx.x * VL_CU_WARPS + (threadIdx.x >> 5),
-                       gridDim.x * VL_CU_WARPS, threadIdx.x & 31);
+    vl_propagate_warps<B>(pops, proj, n_proj, sh_items, t, k, blockIdx.x * VL_CU_WARPS + (threadIdx.x >> 5),
+                          gridDim.x * VL_CU_WARPS, threadIdx.x & 31);
 }
 
 cudaError_t vl_cu_propagate(const vl_cu_net *n, uint32_t k, cudaStream_t st) {
     if (!n->n_proj) return cudaSuccess;
-    vl_propagate_kernel<<<n->prop_blocks, VL_CU_BLOCK, 4 * (2 * (size_t)n->n_proj + 1), st>>>(n->pops, n->proj,
-                                                                                              n->n_proj, n->t0, k);
+    const size_t shm = 4 * (2 * (size_t)n->n_proj + 1);
+    if (n->scatter == 4)
+        vl_propagate_kernel<4><<<n->prop_blocks, VL_CU_BLOCK, shm, st>>>(n->pops, n->proj, n->n_proj, n->t0, k);
+    else
+        vl_propagate_kernel<1><<<n->prop_blocks, VL_CU_BLOCK, shm, st>>>(n->pops, n->proj, n->n_proj, n->t0, k);
     return cudaGetLastError();
 }
 

@@ -22,27 +22,57 @@ __device__ __forceinline__ const uint32_t *vl_arrivals(const dev_pop *pops, cons
     return src.spk + (size_t)(src.recorded ? k : 0) * src.size;
 }
 
-// Adds row `row`'s synapses j0, j0 + stride, ... below e into the target's ring buffer.
+// Adds row `row`'s synapses j0, j0 + stride, ... below e into the target's ring buffer, B
+// synapses per lane at a time: their indices, weights and delays are all loaded before the first
+// of their additions, so the loads' latencies overlap (an atomic between two loads otherwise makes
+// the second wait, as the compiler must assume they may alias). The ring slot is (t + 1 + d) mod D
+// with (t + 1) mod D taken once (d <= D - 2: the ring holds the longest delay plus two slots).
+// Fire-and-forget additions to global memory (PTX red.global): atomicAdd on a generic pointer
+// also tests at run time whether it points to shared memory.
+__device__ __forceinline__ void vl_red_add(float *p, float v) {
+    asm volatile("red.global.add.f32 [%0], %1;" ::"l"(p), "f"(v) : "memory");
+}
+__device__ __forceinline__ void vl_red_add(long long *p, long long v) {
+    asm volatile("red.global.add.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+template <int B>
 __device__ __forceinline__ void vl_scatter(const dev_proj &c, const dev_pop &tgt, uint32_t row, uint64_t j0, uint64_t e,
                                            uint32_t stride, uint64_t t) {
-    const size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, D = tgt.ring_len;
+    // Locals, not the descriptors' fields: an addition could alias a field, which would then be
+    // loaded again after each one.
+    const size_t n = tgt.size, nr = (size_t)tgt.np.n_rec, rec = c.rec;
+    float *const ring = tgt.ring;
+    long long *const ring_q = tgt.ring_q;
+    const uint32_t D = tgt.ring_len, base = (uint32_t)vl_ring_slot(t + 1, D);
     const uint32_t *col = c.col;
     const float *w = c.w;
     const uint16_t *delay = c.delay;
-    const uint64_t d0 = c.hist ? 0 : c.delay_const; // delayed plastic spikes have waited already
+    const uint32_t d0 = c.hist ? 0 : c.delay_const; // delayed plastic spikes have waited already
     const float f = c.factor ? c.factor[row] : 1.0f; // short-term factor (w * 1 is w exactly)
-    if (tgt.ring_q) { // integer atomics: the sum does not depend on the order
-        long long *ring_q = tgt.ring_q + (size_t)c.rec * n;
-        for (uint64_t j = j0; j < e; j += stride) {
-            size_t slot = (size_t)((t + 1 + (delay ? delay[j] : d0)) % D);
-            atomicAdd((unsigned long long *)(ring_q + slot * nr * n + col[j]), (unsigned long long)vl_to_fixed(w[j] * f));
+    for (uint64_t j = j0; j < e; j += (uint64_t)B * stride) {
+        uint32_t cj[B], dj[B];
+        float wj[B];
+#pragma unroll
+        for (int u = 0; u < B; ++u) {
+            const uint64_t q = j + (uint64_t)u * stride;
+            if (q < e) { // read-only while the kernel runs: the non-coherent path
+                cj[u] = __ldg(col + q);
+                wj[u] = __ldg(w + q);
+                dj[u] = delay ? __ldg(delay + q) : d0;
+            }
         }
-    } else if (!delay) {
-        float *dst = tgt.ring + (size_t)c.rec * n + (size_t)((t + 1 + d0) % D) * nr * n;
-        for (uint64_t j = j0; j < e; j += stride) atomicAdd(dst + col[j], w[j] * f);
-    } else {
-        float *ring = tgt.ring + (size_t)c.rec * n;
-        for (uint64_t j = j0; j < e; j += stride) atomicAdd(ring + (size_t)((t + 1 + delay[j]) % D) * nr * n + col[j], w[j] * f);
+#pragma unroll
+        for (int u = 0; u < B; ++u) {
+            if (j + (uint64_t)u * stride >= e) break;
+            uint32_t slot = base + dj[u];
+            if (slot >= D) slot -= D;
+            const size_t at = ((size_t)slot * nr + rec) * n + cj[u];
+            if (ring_q) // integer additions: the sum does not depend on the order
+                vl_red_add(ring_q + at, (long long)vl_to_fixed(wj[u] * f));
+            else
+                vl_red_add(ring + at, wj[u] * f);
+        }
     }
 }
 
@@ -79,7 +109,9 @@ __device__ __forceinline__ void vl_load_items(const dev_pop *pops, const dev_pro
     __syncthreads();
 }
 
-// Warps warp0, warp0 + n_warps, ... take the step's items (vl_load_items filled sh).
+// Warps warp0, warp0 + n_warps, ... take the step's items (vl_load_items filled sh); B as for
+// vl_scatter.
+template <int B>
 __device__ __forceinline__ void vl_propagate_warps(const dev_pop *pops, const dev_proj *proj, int n_proj,
                                                    const uint32_t *sh, uint64_t t, uint32_t k, uint32_t warp0,
                                                    uint32_t n_warps, uint32_t lane) {
@@ -104,7 +136,7 @@ __device__ __forceinline__ void vl_propagate_warps(const dev_pop *pops, const de
         uint64_t j0, e;
         uint32_t stride;
         vl_prop_range(c.strategy, local, lane, c.n_chunks, c.row_ptr[row], c.row_ptr[row + 1], &j0, &e, &stride);
-        vl_scatter(c, tgt, row, j0, e, stride, t);
+        vl_scatter<B>(c, tgt, row, j0, e, stride, t);
     }
 }
 

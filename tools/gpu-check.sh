@@ -87,14 +87,17 @@ bench brunel-hakim-1e5 cuda configs/brunel_hakim.yaml --duration "1 s" \
 [ -e configs/pd14.yaml ] && BENCH_ENV="VOLLEY_CUDA_PROPAGATE=warp" bench pd14-warp cuda configs/pd14.yaml --duration "1 s"
 BENCH_ENV="VOLLEY_CUDA_PROPAGATE=split" bench coba-1M-split cuda configs/coba.yaml --duration "0.2 s" "${COBA_1M[@]}"
 
-# The update kernel's other launch shapes (kernels/neurons.cu) against the default above.
-for u in thread6 stride; do
-  BENCH_ENV="VOLLEY_CUDA_UPDATE=$u" bench "coba-1M-$u" cuda configs/coba.yaml --duration "1 s" "${COBA_1M[@]}"
-  [ -e configs/pd14.yaml ] && BENCH_ENV="VOLLEY_CUDA_UPDATE=$u" bench "pd14-$u" cuda configs/pd14.yaml --duration "1 s"
+# Kernel variants against the defaults above: the update kernel's other launch shapes
+# (kernels/neurons.cu) and the propagate kernel loading 4 synapses per lane ahead (synapses.cuh).
+VARIANTS=(VOLLEY_CUDA_UPDATE=thread6 VOLLEY_CUDA_UPDATE=stride VOLLEY_CUDA_SCATTER=4)
+vname() { local v=${1#VOLLEY_CUDA_}; v=${v,,}; echo "${v/=/-}"; } # VOLLEY_CUDA_UPDATE=stride -> update-stride
+for e in "${VARIANTS[@]}"; do
+  BENCH_ENV="$e" bench "coba-1M-$(vname "$e")" cuda configs/coba.yaml --duration "1 s" "${COBA_1M[@]}"
+  [ -e configs/pd14.yaml ] && BENCH_ENV="$e" bench "pd14-$(vname "$e")" cuda configs/pd14.yaml --duration "1 s"
 done
 
 # Device time per kernel inside a run (VOLLEY_CUDA_PROFILE: chunk 2 launched kernel by kernel with
-# events between them, caches as the run leaves them), for each update shape.
+# events between them, caches as the run leaves them), for the defaults and each variant.
 evprof() { # name [VAR=value ...] -- model [args...]
   local name=$1; shift
   local envs=()
@@ -105,9 +108,9 @@ evprof() { # name [VAR=value ...] -- model [args...]
     | sed -n '/^cuda profile/,/^  sum/p' | tee -a "$OUT/gpu-check.log"
 }
 evprof coba-4000 -- configs/coba.yaml --duration "0.5 s"
-for u in thread thread6 stride; do
-  evprof coba-1M "VOLLEY_CUDA_UPDATE=$u" -- configs/coba.yaml --duration "0.3 s" "${COBA_1M[@]}"
-  [ -e configs/pd14.yaml ] && evprof pd14 "VOLLEY_CUDA_UPDATE=$u" -- configs/pd14.yaml --duration "0.3 s"
+for e in VOLLEY_CUDA_UPDATE=thread "${VARIANTS[@]}"; do
+  evprof coba-1M "$e" -- configs/coba.yaml --duration "0.3 s" "${COBA_1M[@]}"
+  [ -e configs/pd14.yaml ] && evprof pd14 "$e" -- configs/pd14.yaml --duration "0.3 s"
 done
 evprof brunel-hakim-1e5 -- configs/brunel_hakim.yaml --duration "0.3 s" \
   --set populations.neurons.size=100000 --set projections.0.connect.fixed_probability=0.01

@@ -18,7 +18,8 @@
 // Environment switches (for tests and benchmarks): VOLLEY_CUDA_MODE=graph|block|cluster,
 // VOLLEY_CUDA_PIPELINE=0,
 // VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_UPDATE=thread|
-// thread6|stride (the update kernel's launch shape, kernels/neurons.cu), VOLLEY_CUDA_SYNC=1 (no graph,
+// thread6|stride (the update kernel's launch shape, kernels/neurons.cu), VOLLEY_CUDA_SCATTER=1|4
+// (synapses per lane the propagate kernel loads ahead, kernels/synapses.cuh), VOLLEY_CUDA_SYNC=1 (no graph,
 // a synchronisation and error check after every launch: faults are reported at their kernel),
 // VOLLEY_CUDA_PROFILE=N (graph mode: chunk N, counted from 0, runs kernel by kernel with events
 // between the kernels, and the mean device time of each kernel per step is printed to stderr:
@@ -538,6 +539,9 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
     if (cs->mode == MODE_GRAPH && cs->net.update != VL_UPDATE_THREAD)
         snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", %s update",
                  update_names[cs->net.update]);
+    if (cs->mode == MODE_GRAPH && cs->net.scatter != 1)
+        snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", scatter %d",
+                 cs->net.scatter);
     if (cs->n_sets == 2) snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", pipelined");
     return VL_OK;
 }
@@ -590,6 +594,12 @@ static vl_status cuda_init(vl_sim *s) {
         return VL_ERR_DEVICE;
     }
     cs->net.upd_blocks = (uint32_t)prop.multiProcessorCount * 4; // one wave of the stride kernel
+    const char *sc = getenv("VOLLEY_CUDA_SCATTER");
+    cs->net.scatter = sc && *sc ? atoi(sc) : 1;
+    if (cs->net.scatter != 1 && cs->net.scatter != 4) {
+        vl__diag_error(&s->diag, vl_mark{}, "VOLLEY_CUDA_SCATTER=%s: expected 1 or 4", sc);
+        return VL_ERR_DEVICE;
+    }
     dev_proj *dq;
     dev_stp *ds;
     dev_plastic *dl;

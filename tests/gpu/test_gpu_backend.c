@@ -298,6 +298,15 @@ static void det_update(const char *shape) {
 static void test_det_update_thread6(void **state) { (void)state; det_update("thread6"); }
 static void test_det_update_stride(void **state) { (void)state; det_update("stride"); }
 
+/* The propagate kernel loading 4 synapses per lane ahead (vl_scatter): the same additions. */
+static void test_det_scatter4(void **state) {
+    (void)state;
+    setenv("VOLLEY_CUDA_SCATTER", "4", 1);
+    deterministic_identical("graph", NULL);
+    unsetenv("VOLLEY_CUDA_SCATTER");
+    assert_non_null(strstr(g_device, ", scatter 4"));
+}
+
 /* VOLLEY_CUDA_PROFILE times the first chunk kernel by kernel instead of replaying its graph: the
  * same launches, so still the CPU's spikes. */
 static void test_det_profiled(void **state) {
@@ -464,6 +473,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_det_profiled),
         cmocka_unit_test(test_det_update_thread6),
         cmocka_unit_test(test_det_update_stride),
+        cmocka_unit_test(test_det_scatter4),
         cmocka_unit_test(test_stdp_matches_cpu),
         cmocka_unit_test(test_pattern_identical),
         cmocka_unit_test(test_stp_adaptation_identical),

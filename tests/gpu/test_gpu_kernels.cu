@@ -294,6 +294,7 @@ static void test_propagate(void) {
     std::vector<uint32_t> spk;
     for (uint32_t i = 0; i < n_src; ++i)
         if (rnd(131, i) % 4 == 0) spk.push_back(i);
+    for (int scatter = 1; scatter <= 4; scatter += 3) // synapses per lane loaded ahead (vl_scatter)
     for (int det = 1; det >= 0; --det)
         for (int strategy = -1; strategy <= VL_PROP_SPLIT; ++strategy) { // -1: each projection's own choice
             std::vector<dev_pop> pops(2);
@@ -342,6 +343,7 @@ static void test_propagate(void) {
             net.n_proj = 3;
             net.t0 = to_dev(std::vector<uint64_t>(1, t));
             net.prop_blocks = 20;
+            net.scatter = scatter;
             CHECK(vl_cu_propagate(&net, 0, 0));
             CHECK(cudaDeviceSynchronize());
             // The CPU: every arriving spike's row, in order.
@@ -371,8 +373,8 @@ static void test_propagate(void) {
                 std::vector<float> got = to_host(pops[0].ring, want_f.size());
                 for (size_t i = 0; i < got.size(); ++i) bad += fabs(got[i] - want_f[i]) > 1e-4 * (1 + fabs(want_f[i]));
             }
-            printf("  %s, %s: %llu synaptic events from %zu spikes, %zu ring entries differ\n",
-                   det ? "fixed point" : "float", strategy < 0 ? "chosen strategies" : vl_prop_name(strategy),
+            printf("  %s, %s, %d per lane ahead: %llu synaptic events from %zu spikes, %zu ring entries differ\n",
+                   det ? "fixed point" : "float", strategy < 0 ? "chosen strategies" : vl_prop_name(strategy), scatter,
                    (unsigned long long)events, spk.size(), bad);
             EXPECT(events > 10000, "too few events to test");
             EXPECT(bad == 0, "%s ring differs (%zu entries)", det ? "fixed-point" : "float", bad);
