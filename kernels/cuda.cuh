@@ -33,7 +33,15 @@ static __device__ __forceinline__ size_t vl_ring_slot(uint64_t t, uint32_t ring_
 }
 #endif
 
-enum { VL_UPDATE_THREAD = 0, VL_UPDATE_THREAD6 = 1, VL_UPDATE_STRIDE = 2 }; // kernels/neurons.cu
+enum { VL_UPDATE_THREAD = 0, VL_UPDATE_THREAD6 = 1, VL_UPDATE_STRIDE = 2, VL_UPDATE_BOUNDS = 3 }; // kernels/neurons.cu
+
+// The first flat warp of each population (ascending), passed to the update kernel by value so
+// that a warp finds its population in the constant bank instead of loading the per-warp table.
+#define VL_CU_BOUNDS 32
+typedef struct vl_cu_bounds {
+    uint32_t n; // populations; 0: more than VL_CU_BOUNDS (the per-warp table is used)
+    uint32_t first[VL_CU_BOUNDS];
+} vl_cu_bounds;
 #define VL_CU_CHUNK_BLOCK 1024 // threads of the single-block chunk kernel
 
 typedef struct dev_pop {
@@ -130,13 +138,15 @@ typedef struct vl_cu_net {
     int update;                   // the update kernel's launch shape, VL_UPDATE_* (kernels/neurons.cu)
     int scatter;                  // synapses per lane the propagate kernel loads ahead: 1 or 4 (vl_scatter)
     uint32_t upd_blocks;          // VL_UPDATE_STRIDE's grid: one resident wave
+    vl_cu_bounds bounds;          // VL_UPDATE_BOUNDS's population lookup
     uint32_t pl_warps;            // warps of the STDP kernels
     uint64_t seed;
 } vl_cu_net;
 
 // Launchers (step k of the chunk). Each returns cudaGetLastError() after its launch.
 cudaError_t vl_cu_update(const vl_cu_net *n, uint32_t k, cudaStream_t st);
-// A VOLLEY_CUDA_UPDATE value (thread, thread6, stride; unset: thread) as VL_UPDATE_*; -1 if none.
+// A VOLLEY_CUDA_UPDATE value (thread, thread6, stride, bounds; unset: thread) as VL_UPDATE_*; -1
+// if none.
 int vl_cu_update_parse(const char *s);
 cudaError_t vl_cu_history(const vl_cu_net *n, uint32_t k, cudaStream_t st);
 cudaError_t vl_cu_stp(const vl_cu_net *n, uint32_t k, cudaStream_t st);

@@ -89,7 +89,7 @@ BENCH_ENV="VOLLEY_CUDA_PROPAGATE=split" bench coba-1M-split cuda configs/coba.ya
 
 # Kernel variants against the defaults above: the update kernel's other launch shapes
 # (kernels/neurons.cu) and the propagate kernel loading 4 synapses per lane ahead (synapses.cuh).
-VARIANTS=(VOLLEY_CUDA_UPDATE=thread6 VOLLEY_CUDA_UPDATE=stride VOLLEY_CUDA_SCATTER=4)
+VARIANTS=(VOLLEY_CUDA_UPDATE=thread6 VOLLEY_CUDA_UPDATE=stride VOLLEY_CUDA_UPDATE=bounds VOLLEY_CUDA_SCATTER=4)
 vname() { local v=${1#VOLLEY_CUDA_}; v=${v,,}; echo "${v/=/-}"; } # VOLLEY_CUDA_UPDATE=stride -> update-stride
 for e in "${VARIANTS[@]}"; do
   BENCH_ENV="$e" bench "coba-1M-$(vname "$e")" cuda configs/coba.yaml --duration "1 s" "${COBA_1M[@]}"

@@ -18,7 +18,7 @@
 // Environment switches (for tests and benchmarks): VOLLEY_CUDA_MODE=graph|block|cluster,
 // VOLLEY_CUDA_PIPELINE=0,
 // VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_UPDATE=thread|
-// thread6|stride (the update kernel's launch shape, kernels/neurons.cu), VOLLEY_CUDA_SCATTER=1|4
+// thread6|stride|bounds (the update kernel's launch shape, kernels/neurons.cu), VOLLEY_CUDA_SCATTER=1|4
 // (synapses per lane the propagate kernel loads ahead, kernels/synapses.cuh), VOLLEY_CUDA_SYNC=1 (no graph,
 // a synchronisation and error check after every launch: faults are reported at their kernel),
 // VOLLEY_CUDA_PROFILE=N (graph mode: chunk N, counted from 0, runs kernel by kernel with events
@@ -295,6 +295,10 @@ static vl_status init_pops(vl_sim *s) {
         if (st != VL_OK) return st;
     }
     cs->net.n_threads = offset;
+    if (sp->n_pops <= VL_CU_BOUNDS) {
+        cs->net.bounds.n = (uint32_t)sp->n_pops;
+        for (size_t i = 0; i < sp->n_pops; ++i) cs->net.bounds.first[i] = cs->h_pops[i].offset / 32;
+    }
     uint32_t *wp = (uint32_t *)calloc(offset / 32 + 1, sizeof(uint32_t));
     if (!wp) return VL_ERR_NOMEM;
     for (size_t i = 0; i < sp->n_pops; ++i)
@@ -535,7 +539,7 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
                  cs->cluster.threads, cs->cluster.shm / 1024);
     else
         snprintf(d, left, ", %s mode", mode_names[cs->mode]);
-    static const char *const update_names[] = {"thread", "thread6", "stride"};
+    static const char *const update_names[] = {"thread", "thread6", "stride", "bounds"};
     if (cs->mode == MODE_GRAPH && cs->net.update != VL_UPDATE_THREAD)
         snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", %s update",
                  update_names[cs->net.update]);
@@ -590,9 +594,10 @@ static vl_status cuda_init(vl_sim *s) {
     const char *upd = getenv("VOLLEY_CUDA_UPDATE");
     cs->net.update = vl_cu_update_parse(upd);
     if (cs->net.update < 0) {
-        vl__diag_error(&s->diag, vl_mark{}, "VOLLEY_CUDA_UPDATE=%s: expected thread, thread6 or stride", upd);
+        vl__diag_error(&s->diag, vl_mark{}, "VOLLEY_CUDA_UPDATE=%s: expected thread, thread6, stride or bounds", upd);
         return VL_ERR_DEVICE;
     }
+    if (cs->net.update == VL_UPDATE_BOUNDS && !cs->net.bounds.n) cs->net.update = VL_UPDATE_THREAD; // too many populations
     cs->net.upd_blocks = (uint32_t)prop.multiProcessorCount * 4; // one wave of the stride kernel
     const char *sc = getenv("VOLLEY_CUDA_SCATTER");
     cs->net.scatter = sc && *sc ? atoi(sc) : 1;

@@ -297,6 +297,7 @@ static void det_update(const char *shape) {
 }
 static void test_det_update_thread6(void **state) { (void)state; det_update("thread6"); }
 static void test_det_update_stride(void **state) { (void)state; det_update("stride"); }
+static void test_det_update_bounds(void **state) { (void)state; det_update("bounds"); }
 
 /* The propagate kernel loading 4 synapses per lane ahead (vl_scatter): the same additions. */
 static void test_det_scatter4(void **state) {
@@ -473,6 +474,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_det_profiled),
         cmocka_unit_test(test_det_update_thread6),
         cmocka_unit_test(test_det_update_stride),
+        cmocka_unit_test(test_det_update_bounds),
         cmocka_unit_test(test_det_scatter4),
         cmocka_unit_test(test_stdp_matches_cpu),
         cmocka_unit_test(test_pattern_identical),

@@ -141,7 +141,7 @@ static std::vector<uint32_t> spikes_of(const dev_pop &p, uint32_t k) {
 // update: the launch shape (VL_UPDATE_*; the stride shape on a grid of 2 blocks, so that each warp
 // strides over several populations).
 static void test_update(int update) {
-    static const char *const names[] = {"thread", "thread6", "stride"};
+    static const char *const names[] = {"thread", "thread6", "stride", "bounds"};
     printf("update kernel, %s shape\n", names[update]);
     const uint64_t t = 1000003 + rnd(90, 0) % 1000, seed = ((uint64_t)rnd(91, 0) << 32) | rnd(92, 0);
     npop a = make_neurons(10, VL_LIF_COND_EXP, 1000, 4, 1, 0, 0);  // fixed-point ring, Mg block, adaptation
@@ -192,6 +192,8 @@ static void test_update(int update) {
     net.n_threads = offset;
     net.update = update;
     net.upd_blocks = 2; // 16 warps for 85 groups of 32
+    net.bounds.n = (uint32_t)pops.size();
+    for (size_t i = 0; i < pops.size(); ++i) net.bounds.first[i] = pops[i].offset / 32;
     net.t0 = to_dev(std::vector<uint64_t>(1, t));
     net.seed = seed;
     CHECK(vl_cu_update(&net, 0, 0));
@@ -618,7 +620,7 @@ int main(void) {
     }
     salt = ((uint64_t)time(NULL) << 16) ^ (uint64_t)clock();
     printf("salt %llu (fresh random inputs every run)\n", (unsigned long long)salt);
-    for (int u = VL_UPDATE_THREAD; u <= VL_UPDATE_STRIDE; ++u) test_update(u);
+    for (int u = VL_UPDATE_THREAD; u <= VL_UPDATE_BOUNDS; ++u) test_update(u);
     test_propagate();
     test_synapse_state();
     test_record();
