@@ -56,7 +56,8 @@ struct vl_slice {
     uint32_t *list;
 };
 
-__device__ __forceinline__ vl_slice vl_slice_of(unsigned char *sh, const vl_cluster_pop &c, int det) {
+// par: the step's parity, which picks the spike list when the plan keeps two (local synapses).
+__device__ __forceinline__ vl_slice vl_slice_of(unsigned char *sh, const vl_cluster_pop &c, int det, uint32_t par = 0) {
     vl_slice s;
     s.v = (float *)(sh + c.v);
     s.wa = (float *)(sh + c.wa);
@@ -64,7 +65,7 @@ __device__ __forceinline__ vl_slice vl_slice_of(unsigned char *sh, const vl_clus
     s.refr = (int32_t *)(sh + c.refr);
     s.ring = det ? NULL : (float *)(sh + c.ring);
     s.ring_q = det ? (long long *)(sh + c.ring) : NULL;
-    s.list = (uint32_t *)(sh + c.list);
+    s.list = (uint32_t *)(sh + c.list) + (size_t)par * c.m;
     return s;
 }
 
@@ -162,9 +163,9 @@ __device__ __forceinline__ int vl_cluster_neuron(const dev_pop &P, uint32_t pi, 
 // The id of spike s of population p this step: the spikes are the concatenation of every block's
 // list (off[b * n_pops + p]: spikes in blocks before b).
 __device__ __forceinline__ uint32_t vl_cluster_spike(cg::cluster_group &cl, unsigned char *sh, const vl_cluster_layout &L,
-                                                     const uint32_t *off, int p, uint32_t s) {
+                                                     const uint32_t *off, int p, uint32_t s, uint32_t par) {
     const uint32_t b = vl_cluster_block_of(off, (uint32_t)L.n_pops, (uint32_t)L.blocks, (uint32_t)p, s);
-    const uint32_t *list = cl.map_shared_rank((uint32_t *)(sh + L.pop[p].list), b);
+    const uint32_t *list = cl.map_shared_rank((uint32_t *)(sh + L.pop[p].list) + (size_t)par * L.pop[p].m, b);
     return list[s - off[b * L.n_pops + p]];
 }
 
@@ -173,11 +174,13 @@ __device__ __forceinline__ void vl_cluster_scatter(cg::cluster_group &cl, unsign
                                                    const dev_proj &c, const dev_pop &tgt, uint32_t row, uint64_t j0,
                                                    uint64_t e, uint32_t stride, uint64_t t) {
     const vl_cluster_pop &tp = L.pop[c.tgt];
-    const uint32_t m = tp.m, nr = (uint32_t)tgt.np.n_rec, D = tgt.ring_len;
+    const uint32_t m = tp.m, nr = (uint32_t)tgt.np.n_rec, D = tgt.ring_len, base = (uint32_t)vl_ring_slot(t + 1, D);
     const uint16_t *delay = c.delay;
     for (uint64_t j = j0; j < e; j += stride) {
         const uint32_t col = c.col[j], owner = col / m, li = col % m;
-        const size_t at = ((size_t)((t + 1 + (delay ? delay[j] : c.delay_const)) % D) * nr + c.rec) * m + li;
+        uint32_t slot = base + (delay ? delay[j] : c.delay_const); // delay < D: one wrap at most
+        if (slot >= D) slot -= D;
+        const size_t at = ((size_t)slot * nr + c.rec) * m + li;
         if (L.det) {
             long long *ring_q = cl.map_shared_rank((long long *)(sh + tp.ring), owner);
             atomicAdd((unsigned long long *)(ring_q + at), (unsigned long long)vl_to_fixed(c.w[j]));
@@ -187,11 +190,40 @@ __device__ __forceinline__ void vl_cluster_scatter(cg::cluster_group &cl, unsign
         }
     }
 }
+
+// Local synapses: the synapses of source row `row` of projection q whose targets are in this
+// block's slice, from the block's own shared-memory shard, into its own ring.
+__device__ __forceinline__ void vl_cluster_local(unsigned char *sh, const vl_cluster_layout &L, int q, const dev_proj &c,
+                                                 const dev_pop &tgt, uint32_t row, uint64_t t) {
+    const vl_cluster_proj &lp = L.proj[q];
+    const vl_cluster_pop &tp = L.pop[c.tgt];
+    const uint32_t *rp = (const uint32_t *)(sh + lp.rp);
+    const uint16_t *col = (const uint16_t *)(sh + lp.col);
+    const float *w = (const float *)(sh + lp.w);
+    const uint16_t *delay = lp.delay ? (const uint16_t *)(sh + lp.delay) : NULL;
+    const uint32_t m = tp.m, nr = (uint32_t)tgt.np.n_rec, D = tgt.ring_len, base = (uint32_t)vl_ring_slot(t + 1, D);
+    const vl_slice T = vl_slice_of(sh, tp, L.det);
+    for (uint32_t j = rp[row], e = rp[row + 1]; j < e; ++j) {
+        uint32_t slot = base + (delay ? delay[j] : c.delay_const);
+        if (slot >= D) slot -= D;
+        const size_t at = ((size_t)slot * nr + c.rec) * m + col[j];
+        if (L.det)
+            atomicAdd((unsigned long long *)(T.ring_q + at), (unsigned long long)vl_to_fixed(w[j]));
+        else
+            atomicAdd(T.ring + at, w[j]);
+    }
+}
 #endif
 
+// LOCAL: the plan has local synapses (kernels/cluster.h): syn holds every block's image of its
+// synapse arrays (L.syn_bytes each), copied into shared memory at the start; a spike adds only
+// into the block's own rings, so the end of a step needs a block barrier, not a cluster one (the
+// spike lists and counts alternate by step parity, so that a block can list step k + 1's spikes
+// while a slower one still reads step k's).
+template <bool LOCAL>
 static __global__ void __launch_bounds__(1024)
     vl_cluster_chunk_kernel(const dev_pop *g_pops, const dev_proj *g_proj, const dev_state_rec *rec, int n_rec,
-                            const uint64_t *d_t0, uint32_t n_steps, uint64_t seed,
+                            const uint64_t *d_t0, uint32_t n_steps, uint64_t seed, const unsigned char *syn,
                             const __grid_constant__ vl_cluster_layout L) {
 #ifndef VL_HAVE_CLUSTERS
     __trap(); // the host side launches it on compute capability 9.0 and later only
@@ -200,7 +232,7 @@ static __global__ void __launch_bounds__(1024)
     extern __shared__ __align__(16) unsigned char sh[];
     const uint32_t rank = cl.block_rank(), C = (uint32_t)L.blocks, n_pops = (uint32_t)L.n_pops;
     const uint32_t lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-    uint32_t *cnt = (uint32_t *)(sh + L.cnt);
+    uint32_t *const cnt0 = (uint32_t *)(sh + L.cnt);
     float *smax = (float *)(sh + L.smax);
     uint32_t *off = (uint32_t *)(sh + L.off);
     uint32_t *items = (uint32_t *)(sh + L.items);
@@ -213,12 +245,19 @@ static __global__ void __launch_bounds__(1024)
         ((uint32_t *)pops)[j] = ((const uint32_t *)g_pops)[j];
     for (uint32_t j = threadIdx.x; j < L.n_proj * sizeof(dev_proj) / 4; j += blockDim.x)
         ((uint32_t *)proj)[j] = ((const uint32_t *)g_proj)[j];
+    if (LOCAL) { // this block's synapses (the image is 16-byte aligned, a multiple of 16 bytes)
+        const uint4 *src = (const uint4 *)(syn + (size_t)rank * L.syn_bytes);
+        uint4 *dst = (uint4 *)(sh + L.syn);
+        for (uint32_t j = threadIdx.x; j < L.syn_bytes / 16; j += blockDim.x) dst[j] = src[j];
+    }
     __syncthreads();
     vl_cluster_state_copy(pops, L, sh, rank, 1);
     for (uint32_t p = threadIdx.x; p < n_pops; p += blockDim.x) smax[p] = -INFINITY;
     __syncthreads(); // the slices are loaded before anyone samples or updates them
     for (uint32_t k = 0; k < n_steps; ++k) {
         const uint64_t t = t0 + k;
+        const uint32_t par = LOCAL ? k & 1 : 0;
+        uint32_t *const cnt = cnt0 + par * n_pops;
         // 5 (of the previous step, as the CPU samples at the start of a step): sampled state of
         // the recorded neurons this block holds.
         for (int q = 0; q < n_rec; ++q) {
@@ -247,7 +286,7 @@ static __global__ void __launch_bounds__(1024)
         for (uint32_t p = 0; p < n_pops; ++p) {
             const dev_pop &P = pops[p];
             const vl_cluster_pop &c = L.pop[p];
-            const vl_slice S = vl_slice_of(sh, c, L.det);
+            const vl_slice S = vl_slice_of(sh, c, L.det, par);
             for (uint32_t li = threadIdx.x; li < c.m; li += blockDim.x) { // whole warps: m is a multiple of 32
                 const uint32_t i = rank * c.m + li;
                 int spike = 0;
@@ -293,44 +332,62 @@ static __global__ void __launch_bounds__(1024)
             for (uint32_t b = 1; b <= C; ++b) off[b * n_pops + p] += off[(b - 1) * n_pops + p];
         }
         __syncthreads();
-        if (threadIdx.x == 0) {
+        if (threadIdx.x == 0) { // local synapses: a thread per arriving spike
             items[0] = 0;
             for (int q = 0; q < L.n_proj; ++q)
-                items[q + 1] = items[q] + vl_prop_items(proj[q].strategy, off[C * n_pops + proj[q].src], proj[q].n_chunks);
+                items[q + 1] = items[q] + (LOCAL ? off[C * n_pops + proj[q].src]
+                                                 : vl_prop_items(proj[q].strategy, off[C * n_pops + proj[q].src],
+                                                                 proj[q].n_chunks));
         }
         // The record: this block's spikes at their offset in the step's region; block 0 counts.
         for (uint32_t p = 0; p < n_pops; ++p) {
             const dev_pop &P = pops[p];
             if (rank == 0 && threadIdx.x == 0) P.count[k] = off[C * n_pops + p];
             if (!P.recorded) continue;
-            const uint32_t *list = (const uint32_t *)(sh + L.pop[p].list);
+            const uint32_t *list = (const uint32_t *)(sh + L.pop[p].list) + (size_t)par * L.pop[p].m;
             uint32_t *region = P.spk + (size_t)k * P.size + off[rank * n_pops + p];
             for (uint32_t j = threadIdx.x; j < cnt[p]; j += blockDim.x) region[j] = list[j];
         }
         __syncthreads();
-        // 3: the cluster's warps take the work items (kernels/propagate.h strategies).
         const uint32_t total = items[L.n_proj];
-        for (uint32_t item = rank * warps + (threadIdx.x >> 5); item < total; item += C * warps) {
-            int lo = 0, hi = L.n_proj;
-            while (hi - lo > 1) {
-                int mid = (lo + hi) / 2;
-                if (items[mid] <= item) lo = mid; else hi = mid;
+        if (LOCAL) { // 3: every block adds each arriving spike's synapses into its own slices
+            for (uint32_t x = threadIdx.x; x < total; x += blockDim.x) {
+                int lo = 0, hi = L.n_proj;
+                while (hi - lo > 1) {
+                    int mid = (lo + hi) / 2;
+                    if (items[mid] <= x) lo = mid; else hi = mid;
+                }
+                const dev_proj &c = proj[lo];
+                const uint32_t id = vl_cluster_spike(cl, sh, L, off, c.src, x - items[lo], par);
+                if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
+                vl_cluster_local(sh, L, lo, c, pops[c.tgt], id - c.src_lo, t);
             }
-            const dev_proj &c = proj[lo];
-            const dev_pop &tgt = pops[c.tgt];
-            const uint32_t local = item - items[lo], n_arr = off[C * n_pops + c.src];
-            const uint32_t s = vl_prop_spike(c.strategy, local, lane, c.n_chunks);
-            if (s >= n_arr) continue;
-            const uint32_t id = vl_cluster_spike(cl, sh, L, off, c.src, s);
-            if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
-            const uint32_t row = id - c.src_lo;
-            uint64_t j0, e;
-            uint32_t stride;
-            vl_prop_range(c.strategy, local, lane, c.n_chunks, c.row_ptr[row], c.row_ptr[row + 1], &j0, &e, &stride);
-            vl_cluster_scatter(cl, sh, L, c, tgt, row, j0, e, stride, t);
+            __syncthreads(); // the rings are complete for the next step's update
+        } else {
+            // 3: the cluster's warps take the work items (kernels/propagate.h strategies).
+            for (uint32_t item = rank * warps + (threadIdx.x >> 5); item < total; item += C * warps) {
+                int lo = 0, hi = L.n_proj;
+                while (hi - lo > 1) {
+                    int mid = (lo + hi) / 2;
+                    if (items[mid] <= item) lo = mid; else hi = mid;
+                }
+                const dev_proj &c = proj[lo];
+                const dev_pop &tgt = pops[c.tgt];
+                const uint32_t local = item - items[lo], n_arr = off[C * n_pops + c.src];
+                const uint32_t s = vl_prop_spike(c.strategy, local, lane, c.n_chunks);
+                if (s >= n_arr) continue;
+                const uint32_t id = vl_cluster_spike(cl, sh, L, off, c.src, s, par);
+                if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
+                const uint32_t row = id - c.src_lo;
+                uint64_t j0, e;
+                uint32_t stride;
+                vl_prop_range(c.strategy, local, lane, c.n_chunks, c.row_ptr[row], c.row_ptr[row + 1], &j0, &e, &stride);
+                vl_cluster_scatter(cl, sh, L, c, tgt, row, j0, e, stride, t);
+            }
+            cl.sync(); // every synapse has arrived; the lists may be reused
         }
-        cl.sync(); // every synapse has arrived; the lists may be reused
     }
+    if (LOCAL) cl.sync(); // no block leaves while another may still read its last spike list
     vl_cluster_state_copy(pops, L, sh, rank, 0);
     for (uint32_t p = threadIdx.x; p < n_pops; p += blockDim.x)
         if (pops[p].type == VL_POP_NEURON && smax[p] > -INFINITY) vl_atomic_max_float(pops[p].wmax, smax[p]);
@@ -340,7 +397,10 @@ static __global__ void __launch_bounds__(1024)
 // The launch configuration of a plan (attributes set on the kernel first).
 static cudaError_t vl_cluster_config(const vl_cluster_layout *L, cudaStream_t st, cudaLaunchConfig_t *cfg,
                                      cudaLaunchAttribute *attr) {
-    cudaError_t e = cudaFuncSetAttribute(vl_cluster_chunk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)L->shm);
+    const void *fn = L->local ? (const void *)vl_cluster_chunk_kernel<true> : (const void *)vl_cluster_chunk_kernel<false>;
+    cudaError_t e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)L->shm);
+    if (e == cudaSuccess && L->blocks > VL_CLUSTER_MAX_BLOCKS) // 16 blocks: beyond the portable size
+        e = cudaFuncSetAttribute(fn, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
     if (e != cudaSuccess) return e;
     *cfg = cudaLaunchConfig_t{};
     cfg->gridDim = dim3((unsigned)L->blocks);
@@ -360,21 +420,27 @@ int vl_cu_cluster_fits(const vl_cluster_layout *L) {
     cudaLaunchConfig_t cfg;
     cudaLaunchAttribute attr;
     int n = 0;
-    if (vl_cluster_config(L, 0, &cfg, &attr) != cudaSuccess ||
-        cudaOccupancyMaxActiveClusters(&n, vl_cluster_chunk_kernel, &cfg) != cudaSuccess) {
+    const void *fn = L->local ? (const void *)vl_cluster_chunk_kernel<true> : (const void *)vl_cluster_chunk_kernel<false>;
+    if (vl_cluster_config(L, 0, &cfg, &attr) != cudaSuccess || cudaOccupancyMaxActiveClusters(&n, fn, &cfg) != cudaSuccess) {
         cudaGetLastError(); // not sticky: clear it
         return 0;
     }
     return n;
 }
 
-cudaError_t vl_cu_cluster_chunk(const vl_cu_net *n, const vl_cluster_layout *L, uint32_t n_steps, cudaStream_t st) {
+cudaError_t vl_cu_cluster_chunk(const vl_cu_net *n, const vl_cluster_layout *L, const void *syn, uint32_t n_steps,
+                                cudaStream_t st) {
     cudaLaunchConfig_t cfg;
     cudaLaunchAttribute attr;
     cudaError_t e = vl_cluster_config(L, st, &cfg, &attr);
     if (e != cudaSuccess) return e;
-    e = cudaLaunchKernelEx(&cfg, vl_cluster_chunk_kernel, n->pops, n->proj, n->rec, n->n_rec, n->t0, n_steps, n->seed,
-                           *L);
+    const unsigned char *img = (const unsigned char *)syn;
+    if (L->local)
+        e = cudaLaunchKernelEx(&cfg, vl_cluster_chunk_kernel<true>, n->pops, n->proj, n->rec, n->n_rec, n->t0, n_steps,
+                               n->seed, img, *L);
+    else
+        e = cudaLaunchKernelEx(&cfg, vl_cluster_chunk_kernel<false>, n->pops, n->proj, n->rec, n->n_rec, n->t0, n_steps,
+                               n->seed, img, *L);
     if (e != cudaSuccess) return e;
     return cudaGetLastError();
 }

@@ -162,7 +162,9 @@ cudaError_t vl_cu_fill(float *p, float value, size_t n, cudaStream_t st);
 // Whole chunks: one block (small networks, no plasticity), or one cluster of blocks with the
 // neuron state in distributed shared memory (compute capability 9.0).
 cudaError_t vl_cu_block_chunk(const vl_cu_net *n, uint32_t n_steps, cudaStream_t st);
-cudaError_t vl_cu_cluster_chunk(const vl_cu_net *n, const vl_cluster_layout *L, uint32_t n_steps, cudaStream_t st);
+// syn: the local-synapse images when L->local (L->syn_bytes per block), else NULL.
+cudaError_t vl_cu_cluster_chunk(const vl_cu_net *n, const vl_cluster_layout *L, const void *syn, uint32_t n_steps,
+                                cudaStream_t st);
 // Shared-memory bytes of the cluster kernel's descriptor copy: the population table (padded to
 // 16 bytes), then the projection table.
 static inline uint32_t vl_cu_cluster_desc_bytes(int n_pops, int n_proj) {

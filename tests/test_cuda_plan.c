@@ -98,29 +98,42 @@ static int cmp_seg(const void *a, const void *b) {
 /* Every array of a plan lies inside shm, 16-byte aligned, none overlapping another. */
 #define DESC 1360 /* descriptor bytes: 2 populations and 4 projections, say */
 
-static void check_layout(const vl_cluster_pop_in *pops, int n_pops, int n_proj, const vl_cluster_layout *L) {
-    seg s[5 + 6 * VL_CLUSTER_MAX_POPS];
+static void check_layout_in(const vl_cluster_pop_in *pops, int n_pops, const vl_cluster_proj_in *projs, int n_proj,
+                            const vl_cluster_layout *L) {
+    static seg s[5 + 6 * VL_CLUSTER_MAX_POPS + 4 * VL_CLUSTER_MAX_PROJ];
     int n = 0;
+    const uint64_t sets = projs ? 2 : 1;
+    assert_int_equal(L->local, projs != NULL);
     s[n++] = (seg){L->desc, DESC};
-    s[n++] = (seg){L->cnt, 4ull * n_pops};
+    s[n++] = (seg){L->cnt, 4ull * sets * n_pops};
     s[n++] = (seg){L->smax, 4ull * n_pops};
     s[n++] = (seg){L->off, 4ull * (L->blocks + 1) * n_pops};
     s[n++] = (seg){L->items, 4ull * (n_proj + 1)};
     uint32_t work = 0;
-    assert_true(L->blocks >= 1 && L->blocks <= VL_CLUSTER_MAX_BLOCKS);
+    assert_true(L->blocks >= 1 && L->blocks <= (projs ? VL_CLUSTER_MAX_LOCAL_BLOCKS : VL_CLUSTER_MAX_BLOCKS));
     for (int p = 0; p < n_pops; ++p) {
         const vl_cluster_pop *c = &L->pop[p];
         assert_int_equal(c->m % 32, 0);
         assert_true((uint64_t)c->m * L->blocks >= pops[p].size); /* the slices cover the population */
         assert_true(c->m < 32 || (uint64_t)(c->m - 32) * L->blocks < pops[p].size); /* and are no larger than needed */
         work += c->m;
-        s[n++] = (seg){c->list, 4ull * c->m};
+        s[n++] = (seg){c->list, 4ull * sets * c->m};
         if (!pops[p].neuron) continue;
         s[n++] = (seg){c->v, 4ull * c->m};
         s[n++] = (seg){c->refr, 4ull * c->m};
         s[n++] = (seg){c->wa, 4ull * c->m};
         s[n++] = (seg){c->g, 4ull * pops[p].n_rec * c->m};
         s[n++] = (seg){c->ring, (L->det ? 8ull : 4ull) * pops[p].ring_len * pops[p].n_rec * c->m};
+    }
+    for (int q = 0; projs && q < n_proj; ++q) { /* local synapses: inside [syn, syn + syn_bytes) */
+        const vl_cluster_proj *c = &L->proj[q];
+        const uint64_t cap = projs[q].cap[vl_cluster_log2(L->blocks)];
+        seg a[4] = {{c->rp, 4ull * (projs[q].n_rows + 1)}, {c->col, 2 * cap}, {c->w, 4 * cap}, {c->delay, 2 * cap}};
+        for (int i = 0; i < (projs[q].delays ? 4 : 3); ++i) {
+            assert_true(a[i].at >= L->syn && a[i].at + a[i].bytes <= (uint64_t)L->syn + L->syn_bytes);
+            s[n++] = a[i];
+        }
+        if (!projs[q].delays) assert_int_equal(c->delay, 0);
     }
     assert_int_equal(L->work, work);
     assert_int_equal(L->threads, work <= 512 ? 512 : 1024);
@@ -130,6 +143,10 @@ static void check_layout(const vl_cluster_pop_in *pops, int n_pops, int n_proj, 
         assert_true(s[i].at + s[i].bytes <= L->shm);
         if (i) assert_true(s[i - 1].at + s[i - 1].bytes <= s[i].at);
     }
+}
+
+static void check_layout(const vl_cluster_pop_in *pops, int n_pops, int n_proj, const vl_cluster_layout *L) {
+    check_layout_in(pops, n_pops, NULL, n_proj, L);
 }
 
 static void test_cluster_plan(void **state) {
@@ -199,12 +216,102 @@ static void test_cluster_spike_lookup(void **state) {
     }
 }
 
+/* A random projection: n_rows rows of about p * n_tgt targets (sorted, distinct), weights and,
+ * when delays, per-synapse delays below 20. */
+typedef struct rproj { uint32_t n_rows, n_tgt; uint64_t *row_ptr; uint32_t *col; float *w; uint16_t *delay; } rproj;
+
+static rproj make_rproj(uint32_t seed, uint32_t n_rows, uint32_t n_tgt, double p, int delays) {
+    rproj r = {n_rows, n_tgt, calloc(n_rows + 1, 8), NULL, NULL, NULL};
+    uint64_t cap = (uint64_t)(n_rows * (p * n_tgt + 10)) + 16, k = 0;
+    r.col = malloc(cap * 4);
+    r.w = malloc(cap * 4);
+    r.delay = delays ? malloc(cap * 2) : NULL;
+    for (uint32_t i = 0; i < n_rows; ++i) {
+        r.row_ptr[i] = k;
+        for (uint32_t j = 0; j < n_tgt && k < cap; ++j) {
+            vl_u32x4 x = vl_rand4(seed, 7, i, j, 0);
+            if (vl_u01f(x.v[0]) >= p) continue;
+            r.col[k] = j;
+            r.w[k] = vl_u01f(x.v[1]);
+            if (delays) r.delay[k] = (uint16_t)(x.v[2] % 20);
+            ++k;
+        }
+    }
+    r.row_ptr[n_rows] = k;
+    return r;
+}
+
+/* Local synapses: the plan lays out every projection's share inside the block's shared memory
+ * (caps from vl_cluster_cap), and the blocks' shards (vl_cluster_shard) hold every synapse exactly
+ * once, in the block that owns its target, with the slice-local target, its weight and delay, in
+ * row order. A network whose synapses do not fit 16 blocks is refused. */
+static void test_cluster_local(void **state) {
+    (void)state;
+    const size_t limit = 232448;
+    vl_cluster_pop_in pops[] = {{1, 3200, 2, 2}, {1, 800, 2, 21}, {0, 20, 0, 0}}; /* delays (< 20) into inh */
+    const uint32_t src[4] = {0, 0, 1, 1}, tgt[4] = {0, 1, 0, 1};
+    rproj r[4];
+    vl_cluster_proj_in in[4];
+    for (int q = 0; q < 4; ++q) {
+        r[q] = make_rproj(100 + q, pops[src[q]].size, pops[tgt[q]].size, 0.02, q == 1);
+        in[q] = (vl_cluster_proj_in){tgt[q], r[q].n_rows, q == 1, {0}};
+        for (int lg = 0; lg < 5; ++lg)
+            in[q].cap[lg] = vl_cluster_cap(r[q].col, r[q].row_ptr[r[q].n_rows], vl_cluster_slice(pops[tgt[q]].size, 1 << lg),
+                                           1 << lg);
+    }
+    vl_cluster_layout L;
+    assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 0, &L), 0);
+    /* 320 k synapses of 6-8 bytes do not fit fewer than 16 blocks' 227 KiB. */
+    assert_int_equal(L.blocks, 16);
+    check_layout_in(pops, 3, in, 4, &L);
+    assert_true(L.shm <= limit);
+    for (int q = 0; q < 4; ++q) {
+        const uint32_t m = L.pop[tgt[q]].m, cap = in[q].cap[4];
+        const uint64_t n_syn = r[q].row_ptr[r[q].n_rows];
+        uint32_t *rp = malloc(4 * (r[q].n_rows + 1ull));
+        uint16_t *c16 = malloc(2ull * cap + 2), *d16 = malloc(2ull * cap + 2);
+        float *wb = malloc(4ull * cap + 4);
+        uint64_t seen = 0;
+        for (uint32_t b = 0; b < 16; ++b) {
+            uint32_t k = vl_cluster_shard(r[q].row_ptr, r[q].col, r[q].w, r[q].delay, r[q].n_rows, m, b, rp, c16, wb,
+                                          r[q].delay ? d16 : NULL);
+            assert_true(k <= cap);
+            seen += k;
+            for (uint32_t i = 0; i < r[q].n_rows; ++i) { /* the row's synapses with targets in slice b, in order */
+                uint32_t at = rp[i];
+                for (uint64_t j = r[q].row_ptr[i]; j < r[q].row_ptr[i + 1]; ++j) {
+                    if (r[q].col[j] / m != b) continue;
+                    assert_true(at < rp[i + 1]);
+                    assert_int_equal(c16[at] + b * m, r[q].col[j]);
+                    assert_true(c16[at] < m);
+                    assert_true(wb[at] == r[q].w[j]);
+                    if (r[q].delay) assert_int_equal(d16[at], r[q].delay[j]);
+                    ++at;
+                }
+                assert_int_equal(at, rp[i + 1]);
+            }
+        }
+        assert_int_equal(seen, n_syn); /* and none twice */
+        free(rp); free(c16); free(d16); free(wb);
+    }
+    /* Forced sizes: powers of two only (the caps are per power of two); too few blocks: refused. */
+    assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 3, &L), -1);
+    assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 4, &L), -1);
+    assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 32, &L), -1);
+    /* Ten times the synapses do not fit at all. */
+    for (int q = 0; q < 4; ++q)
+        for (int lg = 0; lg < 5; ++lg) in[q].cap[lg] *= 10;
+    assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 0, &L), -1);
+    for (int q = 0; q < 4; ++q) { free(r[q].row_ptr); free(r[q].col); free(r[q].w); free(r[q].delay); }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strategy_choice),
         cmocka_unit_test(test_items_cover_every_synapse_once),
         cmocka_unit_test(test_cluster_plan),
         cmocka_unit_test(test_cluster_spike_lookup),
+        cmocka_unit_test(test_cluster_local),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
 // shared memory (VOLLEY_CUDA_MODE=cluster). Spikes are recorded on the device (one region per
 // step, so nothing can be dropped) and copied to pinned host memory once per chunk.
 //
-// Environment switches (for tests and benchmarks): VOLLEY_CUDA_MODE=graph|block|cluster,
+// Environment switches (for tests and benchmarks): VOLLEY_CUDA_MODE=graph|block|cluster|cluster-local,
 // VOLLEY_CUDA_PIPELINE=0,
 // VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_UPDATE=thread|
 // thread6|stride|bounds (the update kernel's launch shape, kernels/neurons.cu), VOLLEY_CUDA_SCATTER=1|4
@@ -77,6 +77,7 @@ typedef struct cuda_state {
     long prof_chunk;         // VOLLEY_CUDA_PROFILE: the chunk to time kernel by kernel (-1: none)
     long chunks;             // chunks launched so far
     vl_cluster_layout cluster; // MODE_CLUSTER's plan
+    void *d_syn;             // its local-synapse images (cluster.local), one per block
     // recording: one packing buffer (one chunk is collected at a time)
     uint32_t *h_spk;         // pinned, packed ids of recorded pops
     uint32_t *d_packed;
@@ -502,16 +503,71 @@ static vl_status init_set(vl_sim *s, int k) {
     return VL_OK;
 }
 
+// Local synapses for the cluster kernel (kernels/cluster.h): plans them when every projection's
+// share fits the blocks' shared memory and the device can launch the cluster, then uploads each
+// block's image of its synapse arrays. Returns 1 when planned, 0 when not (nothing allocated),
+// -1 on a device error.
+static int plan_local_synapses(vl_sim *s, const vl_cluster_pop_in *in, int n, uint32_t desc, const cudaDeviceProp *prop,
+                               int force) {
+    cuda_state *cs = state_of(s);
+    const size_t n_proj = s->net.n_proj;
+    uint64_t bytes = 0;
+    for (size_t q = 0; q < n_proj; ++q) bytes += s->net.proj[q].n_syn * 6;
+    if (n_proj < 1 || n_proj > VL_CLUSTER_MAX_PROJ ||
+        bytes > (uint64_t)VL_CLUSTER_MAX_LOCAL_BLOCKS * prop->sharedMemPerBlockOptin)
+        return 0; // cannot fit: spare the counting
+    vl_cluster_proj_in *pj = (vl_cluster_proj_in *)calloc(n_proj, sizeof *pj);
+    if (!pj) return 0;
+    for (size_t q = 0; q < n_proj; ++q) {
+        const vl_csr *c = &s->net.proj[q];
+        pj[q].tgt = (uint32_t)c->tgt;
+        pj[q].n_rows = c->n_rows;
+        pj[q].delays = c->delay != NULL;
+        for (int lg = 0; lg < 5; ++lg)
+            pj[q].cap[lg] = vl_cluster_cap(c->col, c->n_syn, vl_cluster_slice(in[c->tgt].size, 1 << lg), 1 << lg);
+    }
+    vl_cluster_layout L;
+    int ok = vl_cluster_plan_local(in, n, pj, (int)n_proj, s->deterministic, desc, prop->sharedMemPerBlockOptin, force,
+                                   &L) == 0 &&
+             vl_cu_cluster_fits(&L) >= 1;
+    free(pj);
+    if (!ok) return 0;
+    unsigned char *img = (unsigned char *)calloc((size_t)L.blocks, L.syn_bytes);
+    if (!img) return 0;
+    for (int b = 0; b < L.blocks; ++b) {
+        unsigned char *base = img + (size_t)b * L.syn_bytes - L.syn; // L's offsets are within the block's memory
+        for (size_t q = 0; q < n_proj; ++q) {
+            const vl_csr *c = &s->net.proj[q];
+            const vl_cluster_proj *lp = &L.proj[q];
+            vl_cluster_shard(c->row_ptr, c->col, c->w, c->delay, c->n_rows, L.pop[c->tgt].m, (uint32_t)b,
+                             (uint32_t *)(base + lp->rp), (uint16_t *)(base + lp->col), (float *)(base + lp->w),
+                             c->delay ? (uint16_t *)(base + lp->delay) : NULL);
+        }
+    }
+    vl_status st = dev_alloc(s, &cs->d_syn, (size_t)L.blocks * L.syn_bytes);
+    if (st == VL_OK && cudaMemcpy(cs->d_syn, img, (size_t)L.blocks * L.syn_bytes, cudaMemcpyHostToDevice) != cudaSuccess) {
+        vl__diag_error(&s->diag, vl_mark{}, "CUDA: copying the local synapses failed");
+        st = VL_ERR_DEVICE;
+    }
+    free(img);
+    if (st != VL_OK) return -1;
+    cs->cluster = L;
+    return 1;
+}
+
 // The execution mode: VOLLEY_CUDA_MODE, else graph replay. The chunk kernels have no plasticity,
 // short-term or history phase; the cluster kernel needs compute capability 9.0 and a network
 // whose neuron state fits its blocks' shared memory (kernels/cluster.h; VOLLEY_CUDA_CLUSTER=N
-// forces N blocks). A mode that cannot run the model falls back to graph replay.
+// forces N blocks); VOLLEY_CUDA_MODE=cluster-local also keeps each block's synapses in its
+// shared memory when they fit (up to 16 blocks), else runs as cluster. A mode that cannot run
+// the model falls back to graph replay.
 static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
     cuda_state *cs = state_of(s);
     const char *m = getenv("VOLLEY_CUDA_MODE");
+    const int local = m && !strcmp(m, "cluster-local");
     cs->mode = MODE_GRAPH;
     if (m && !strcmp(m, "block")) cs->mode = MODE_BLOCK;
-    if (m && !strcmp(m, "cluster")) cs->mode = MODE_CLUSTER;
+    if (m && (!strcmp(m, "cluster") || local)) cs->mode = MODE_CLUSTER;
     if (cs->net.n_pl || cs->net.n_stp || cs->net.n_hist) cs->mode = MODE_GRAPH;
     if (cs->mode == MODE_CLUSTER) {
         vl_cluster_pop_in in[VL_CLUSTER_MAX_POPS];
@@ -524,19 +580,24 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
             in[i].ring_len = p->ring_len;
         }
         const char *force = getenv("VOLLEY_CUDA_CLUSTER");
-        if (prop->major < 9 || !n ||
-            vl_cluster_plan(in, n, cs->net.n_proj, s->deterministic, vl_cu_cluster_desc_bytes(n, cs->net.n_proj),
-                            prop->sharedMemPerBlockOptin,
-                            force ? atoi(force) : 0, &cs->cluster) != 0 ||
-            vl_cu_cluster_fits(&cs->cluster) < 1)
+        const uint32_t desc = vl_cu_cluster_desc_bytes(n, cs->net.n_proj);
+        int planned = 0;
+        if (local && prop->major >= 9 && n) {
+            planned = plan_local_synapses(s, in, n, desc, prop, force ? atoi(force) : 0);
+            if (planned < 0) return VL_ERR_DEVICE;
+        }
+        if (!planned && (prop->major < 9 || !n ||
+                         vl_cluster_plan(in, n, cs->net.n_proj, s->deterministic, desc, prop->sharedMemPerBlockOptin,
+                                         force ? atoi(force) : 0, &cs->cluster) != 0 ||
+                         vl_cu_cluster_fits(&cs->cluster) < 1))
             cs->mode = MODE_GRAPH;
     }
     if (cs->sync_each) cs->mode = MODE_GRAPH; // launches one by one, no graph
     char *d = s->device + strlen(s->device);
     size_t left = sizeof s->device - strlen(s->device);
     if (cs->mode == MODE_CLUSTER)
-        snprintf(d, left, ", cluster mode (%d blocks of %d threads, %u KiB shared each)", cs->cluster.blocks,
-                 cs->cluster.threads, cs->cluster.shm / 1024);
+        snprintf(d, left, ", cluster mode (%d blocks of %d threads, %u KiB shared each%s)", cs->cluster.blocks,
+                 cs->cluster.threads, cs->cluster.shm / 1024, cs->cluster.local ? ", local synapses" : "");
     else
         snprintf(d, left, ", %s mode", mode_names[cs->mode]);
     static const char *const update_names[] = {"thread", "thread6", "stride", "bounds"};
@@ -698,7 +759,7 @@ static vl_status launch(vl_sim *s, rec_set *S, uint64_t t0, uint32_t n_steps) {
     if (cs->mode == MODE_BLOCK) {
         LAUNCH(vl_cu_block_chunk(&S->net, n_steps, cs->stream));
     } else if (cs->mode == MODE_CLUSTER) {
-        LAUNCH(vl_cu_cluster_chunk(&S->net, &cs->cluster, n_steps, cs->stream));
+        LAUNCH(vl_cu_cluster_chunk(&S->net, &cs->cluster, cs->d_syn, n_steps, cs->stream));
     } else if (cs->chunks == cs->prof_chunk && !cs->sync_each) {
         if ((st = enqueue_steps_timed(s, S, n_steps)) != VL_OK) return st;
     } else if (n_steps == cs->chunk && !cs->sync_each) {
