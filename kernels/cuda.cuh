@@ -27,6 +27,35 @@
 #define VL_CU_WARPS (VL_CU_BLOCK / 32)
 
 #ifdef __CUDACC__
+// Programmatic dependent launch (compute capability 9.0; VOLLEY_CUDA_PDL=1): a kernel launched
+// with it may be scheduled while the kernel before it still runs, once every block of that one
+// has called vl_pdl_start; it then waits in vl_pdl_start until that kernel has finished and its
+// writes are visible. So a kernel launched this way must call vl_pdl_start before it touches
+// memory. Launched without it, the wait returns at once.
+static __device__ __forceinline__ void vl_pdl_start() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// A launch configuration, with programmatic dependent launch when pdl (attr: storage for it).
+static inline cudaLaunchConfig_t vl_cu_config(int pdl, dim3 grid, dim3 block, size_t shm, cudaStream_t st,
+                                              cudaLaunchAttribute *attr) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = shm;
+    cfg.stream = st;
+    if (pdl) {
+        attr->id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr->val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+    }
+    return cfg;
+}
+
 // t mod ring_len in 32-bit arithmetic while t fits (a 64-bit remainder is a long subroutine).
 static __device__ __forceinline__ size_t vl_ring_slot(uint64_t t, uint32_t ring_len) {
     return t <= 0xffffffffull ? (uint32_t)t % ring_len : (size_t)(t % ring_len);
@@ -137,6 +166,7 @@ typedef struct vl_cu_net {
     uint32_t prop_blocks;         // grid of the propagate kernel
     int update;                   // the update kernel's launch shape, VL_UPDATE_* (kernels/neurons.cu)
     int scatter;                  // synapses per lane the propagate kernel loads ahead: 1 or 4 (vl_scatter)
+    int pdl;                      // launch update and propagate with programmatic dependent launch
     uint32_t upd_blocks;          // VL_UPDATE_STRIDE's grid: one resident wave
     vl_cu_bounds bounds;          // VL_UPDATE_BOUNDS's population lookup
     uint32_t pl_warps;            // warps of the STDP kernels

@@ -21,6 +21,7 @@ template <int MIN_BLOCKS>
 static __global__ void __launch_bounds__(VL_CU_BLOCK, MIN_BLOCKS)
     vl_update_kernel(const dev_pop *pops, const uint32_t *warp_pop, uint32_t n_threads, const uint64_t *d_t0, uint32_t k,
                      uint64_t seed) {
+    vl_pdl_start();
     uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x;
     if (gid < n_threads) vl_update_one(pops, warp_pop, gid, *d_t0 + k, k, seed); // whole warps leave together
 }
@@ -28,6 +29,7 @@ static __global__ void __launch_bounds__(VL_CU_BLOCK, MIN_BLOCKS)
 static __global__ void __launch_bounds__(VL_CU_BLOCK, 4)
     vl_update_stride_kernel(const dev_pop *pops, const uint32_t *warp_pop, uint32_t n_threads, const uint64_t *d_t0,
                             uint32_t k, uint64_t seed) {
+    vl_pdl_start();
     const uint32_t n_warps = n_threads >> 5, stride = gridDim.x * VL_CU_WARPS, lane = threadIdx.x & 31;
     uint32_t w = blockIdx.x * VL_CU_WARPS + (threadIdx.x >> 5);
     if (w >= n_warps) return; // whole warps
@@ -43,6 +45,7 @@ static __global__ void __launch_bounds__(VL_CU_BLOCK, 4)
 static __global__ void __launch_bounds__(VL_CU_BLOCK, 4)
     vl_update_bounds_kernel(const dev_pop *pops, const vl_cu_bounds b, uint32_t n_threads, const uint64_t *d_t0,
                             uint32_t k, uint64_t seed) {
+    vl_pdl_start();
     const uint32_t gid = blockIdx.x * blockDim.x + threadIdx.x;
     if (gid >= n_threads) return; // whole warps
     const uint32_t w = gid >> 5;
@@ -56,17 +59,19 @@ static __global__ void __launch_bounds__(VL_CU_BLOCK, 4)
 
 cudaError_t vl_cu_update(const vl_cu_net *n, uint32_t k, cudaStream_t st) {
     uint32_t blocks = (n->n_threads + VL_CU_BLOCK - 1) / VL_CU_BLOCK;
-    if (n->update == VL_UPDATE_STRIDE) {
-        if (n->upd_blocks && n->upd_blocks < blocks) blocks = n->upd_blocks;
-        vl_update_stride_kernel<<<blocks, VL_CU_BLOCK, 0, st>>>(n->pops, n->warp_pop, n->n_threads, n->t0, k, n->seed);
-    } else if (n->update == VL_UPDATE_BOUNDS && n->bounds.n) {
-        vl_update_bounds_kernel<<<blocks, VL_CU_BLOCK, 0, st>>>(n->pops, n->bounds, n->n_threads, n->t0, k, n->seed);
-    } else if (n->update == VL_UPDATE_THREAD6) {
-        vl_update_kernel<6><<<blocks, VL_CU_BLOCK, 0, st>>>(n->pops, n->warp_pop, n->n_threads, n->t0, k, n->seed);
-    } else {
-        vl_update_kernel<4><<<blocks, VL_CU_BLOCK, 0, st>>>(n->pops, n->warp_pop, n->n_threads, n->t0, k, n->seed);
-    }
-    return cudaGetLastError();
+    if (n->update == VL_UPDATE_STRIDE && n->upd_blocks && n->upd_blocks < blocks) blocks = n->upd_blocks;
+    cudaLaunchAttribute attr;
+    const cudaLaunchConfig_t cfg = vl_cu_config(n->pdl, blocks, VL_CU_BLOCK, 0, st, &attr);
+    cudaError_t e;
+    if (n->update == VL_UPDATE_STRIDE)
+        e = cudaLaunchKernelEx(&cfg, vl_update_stride_kernel, n->pops, n->warp_pop, n->n_threads, n->t0, k, n->seed);
+    else if (n->update == VL_UPDATE_BOUNDS && n->bounds.n)
+        e = cudaLaunchKernelEx(&cfg, vl_update_bounds_kernel, n->pops, n->bounds, n->n_threads, n->t0, k, n->seed);
+    else if (n->update == VL_UPDATE_THREAD6)
+        e = cudaLaunchKernelEx(&cfg, vl_update_kernel<6>, n->pops, n->warp_pop, n->n_threads, n->t0, k, n->seed);
+    else
+        e = cudaLaunchKernelEx(&cfg, vl_update_kernel<4>, n->pops, n->warp_pop, n->n_threads, n->t0, k, n->seed);
+    return e != cudaSuccess ? e : cudaGetLastError();
 }
 
 int vl_cu_update_parse(const char *s) {

@@ -9,6 +9,7 @@ template <int B>
 static __global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *proj, int n_proj, const uint64_t *d_t0,
                                            uint32_t k) {
     extern __shared__ uint32_t sh_items[];
+    vl_pdl_start();
     const uint64_t t = *d_t0 + k;
     vl_load_items(pops, proj, n_proj, t, k, sh_items);
     vl_propagate_warps<B>(pops, proj, n_proj, sh_items, t, k, blockIdx.x * VL_CU_WARPS + (threadIdx.x >> 5),
@@ -18,11 +19,12 @@ static __global__ void vl_propagate_kernel(const dev_pop *pops, const dev_proj *
 cudaError_t vl_cu_propagate(const vl_cu_net *n, uint32_t k, cudaStream_t st) {
     if (!n->n_proj) return cudaSuccess;
     const size_t shm = 4 * (2 * (size_t)n->n_proj + 1);
-    if (n->scatter == 4)
-        vl_propagate_kernel<4><<<n->prop_blocks, VL_CU_BLOCK, shm, st>>>(n->pops, n->proj, n->n_proj, n->t0, k);
-    else
-        vl_propagate_kernel<1><<<n->prop_blocks, VL_CU_BLOCK, shm, st>>>(n->pops, n->proj, n->n_proj, n->t0, k);
-    return cudaGetLastError();
+    cudaLaunchAttribute attr;
+    const cudaLaunchConfig_t cfg = vl_cu_config(n->pdl, n->prop_blocks, VL_CU_BLOCK, shm, st, &attr);
+    const cudaError_t e = n->scatter == 4
+                              ? cudaLaunchKernelEx(&cfg, vl_propagate_kernel<4>, n->pops, n->proj, n->n_proj, n->t0, k)
+                              : cudaLaunchKernelEx(&cfg, vl_propagate_kernel<1>, n->pops, n->proj, n->n_proj, n->t0, k);
+    return e != cudaSuccess ? e : cudaGetLastError();
 }
 
 // Short-term factors of this step's arriving spikes, before propagation: one thread per

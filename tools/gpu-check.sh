@@ -91,8 +91,11 @@ bench brunel-hakim-1e5 cuda configs/brunel_hakim.yaml --duration "1 s" \
 BENCH_ENV="VOLLEY_CUDA_PROPAGATE=split" bench coba-1M-split cuda configs/coba.yaml --duration "0.2 s" "${COBA_1M[@]}"
 
 # Kernel variants against the defaults above: the update kernel's other launch shapes
-# (kernels/neurons.cu) and the propagate kernel loading 4 synapses per lane ahead (synapses.cuh).
-VARIANTS=(VOLLEY_CUDA_UPDATE=thread6 VOLLEY_CUDA_UPDATE=stride VOLLEY_CUDA_UPDATE=bounds VOLLEY_CUDA_SCATTER=4)
+# (kernels/neurons.cu), the propagate kernel loading 4 synapses per lane ahead (synapses.cuh),
+# and programmatic dependent launch of update and propagate (vl_pdl_start in kernels/cuda.cuh).
+VARIANTS=(VOLLEY_CUDA_UPDATE=thread6 VOLLEY_CUDA_UPDATE=stride VOLLEY_CUDA_UPDATE=bounds VOLLEY_CUDA_SCATTER=4
+  VOLLEY_CUDA_PDL=1)
+BENCH_ENV="VOLLEY_CUDA_PDL=1" bench coba-4000-pdl cuda configs/coba.yaml --duration "5 s"
 vname() { local v=${1#VOLLEY_CUDA_}; v=${v,,}; echo "${v/=/-}"; } # VOLLEY_CUDA_UPDATE=stride -> update-stride
 for e in "${VARIANTS[@]}"; do
   BENCH_ENV="$e" bench "coba-1M-$(vname "$e")" cuda configs/coba.yaml --duration "1 s" "${COBA_1M[@]}"

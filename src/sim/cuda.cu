@@ -19,7 +19,8 @@
 // VOLLEY_CUDA_PIPELINE=0,
 // VOLLEY_CUDA_PROPAGATE=thread|warp|split (kernels/propagate.h), VOLLEY_CUDA_UPDATE=thread|
 // thread6|stride|bounds (the update kernel's launch shape, kernels/neurons.cu), VOLLEY_CUDA_SCATTER=1|4
-// (synapses per lane the propagate kernel loads ahead, kernels/synapses.cuh), VOLLEY_CUDA_SYNC=1 (no graph,
+// (synapses per lane the propagate kernel loads ahead, kernels/synapses.cuh), VOLLEY_CUDA_PDL=1
+// (update and propagate launched with programmatic dependent launch, vl_pdl_start), VOLLEY_CUDA_SYNC=1 (no graph,
 // a synchronisation and error check after every launch: faults are reported at their kernel),
 // VOLLEY_CUDA_PROFILE=N (graph mode: chunk N, counted from 0, runs kernel by kernel with events
 // between the kernels, and the mean device time of each kernel per step is printed to stderr:
@@ -607,6 +608,8 @@ static vl_status pick_mode(vl_sim *s, const cudaDeviceProp *prop) {
     if (cs->mode == MODE_GRAPH && cs->net.scatter != 1)
         snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", scatter %d",
                  cs->net.scatter);
+    if (cs->mode == MODE_GRAPH && cs->net.pdl)
+        snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", dependent launch");
     if (cs->n_sets == 2) snprintf(s->device + strlen(s->device), sizeof s->device - strlen(s->device), ", pipelined");
     return VL_OK;
 }
@@ -660,6 +663,8 @@ static vl_status cuda_init(vl_sim *s) {
     }
     if (cs->net.update == VL_UPDATE_BOUNDS && !cs->net.bounds.n) cs->net.update = VL_UPDATE_THREAD; // too many populations
     cs->net.upd_blocks = (uint32_t)prop.multiProcessorCount * 4; // one wave of the stride kernel
+    const char *pdl = getenv("VOLLEY_CUDA_PDL");
+    cs->net.pdl = pdl && *pdl && strcmp(pdl, "0") != 0 && prop.major >= 9; // griddepcontrol: compute capability 9.0
     const char *sc = getenv("VOLLEY_CUDA_SCATTER");
     cs->net.scatter = sc && *sc ? atoi(sc) : 1;
     if (cs->net.scatter != 1 && cs->net.scatter != 4) {

@@ -315,6 +315,16 @@ static void test_det_scatter4(void **state) {
     assert_non_null(strstr(g_device, ", scatter 4"));
 }
 
+/* Update and propagate launched with programmatic dependent launch (compute capability 9.0): each
+ * waits for the kernel before it, so still the CPU's spikes. */
+static void test_det_pdl(void **state) {
+    (void)state;
+    setenv("VOLLEY_CUDA_PDL", "1", 1);
+    deterministic_identical("graph", NULL);
+    unsetenv("VOLLEY_CUDA_PDL");
+    printf("  (%s)\n", strstr(g_device, "dependent launch") ? "dependent launch used" : "no dependent launch on this device");
+}
+
 /* VOLLEY_CUDA_PROFILE times the first chunk kernel by kernel instead of replaying its graph: the
  * same launches, so still the CPU's spikes. */
 static void test_det_profiled(void **state) {
@@ -480,6 +490,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_det_warp),
         cmocka_unit_test(test_det_split),
         cmocka_unit_test(test_det_profiled),
+        cmocka_unit_test(test_det_pdl),
         cmocka_unit_test(test_det_update_thread6),
         cmocka_unit_test(test_det_update_stride),
         cmocka_unit_test(test_det_update_bounds),
