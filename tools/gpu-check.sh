@@ -6,8 +6,9 @@
 # Must finish in under 8 minutes on an H100 (about 140 s on an H200 at 92fab6e; the kernel
 # variants and in-run kernel times added since, not yet timed, are estimated at 3-4 more minutes);
 # a hung test or run is cut at 120 s / 90 s.
-# GPU_CHECK_NCU=1 adds ncu's per-kernel metrics. GPU_CHECK_TESTS_ONLY=1 stops after the GPU tests; GPU_CHECK_CTEST_ARGS adds ctest
-# options (e.g. "-R gpu_det_cluster" to rerun one test; each GPU test is its own process).
+# GPU_CHECK_NCU=1 adds ncu's per-kernel metrics. GPU_CHECK_TESTS_ONLY=1 stops after the GPU
+# tests; GPU_CHECK_CTEST_ARGS adds ctest options (e.g. "-R gpu_det_cluster" to rerun one test;
+# each GPU test is its own process).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
