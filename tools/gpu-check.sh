@@ -18,8 +18,8 @@ log() { echo "== $*" | tee -a "$OUT/gpu-check.log"; }
 # The device tool returns at most 8 files from $OUT: the bulky logs go into one archive at exit,
 # also when the run is cut short (timeout sends TERM).
 pack() {
-  (cd "$OUT" && ls configure.log build.log bench.tsv ncu-*.txt 2>/dev/null | tar czf logs.tar.gz -T - \
-    && rm -f configure.log build.log bench.tsv ncu-*.txt) 2>/dev/null
+  (cd "$OUT" || exit; shopt -s nullglob; f=(configure.log build.log bench.tsv ncu-*.txt)
+   ((${#f[@]})) && tar czf logs.tar.gz "${f[@]}" && rm -f "${f[@]}") 2>/dev/null
 }
 trap pack EXIT
 trap 'exit 143' TERM
