@@ -22,11 +22,6 @@ __device__ __forceinline__ const uint32_t *vl_arrivals(const dev_pop *pops, cons
     return src.spk + (size_t)(src.recorded ? k : 0) * src.size;
 }
 
-// Adds row `row`'s synapses j0, j0 + stride, ... below e into the target's ring buffer, B
-// synapses per lane at a time: their indices, weights and delays are all loaded before the first
-// of their additions, so the loads' latencies overlap (an atomic between two loads otherwise makes
-// the second wait, as the compiler must assume they may alias). The ring slot is (t + 1 + d) mod D
-// with (t + 1) mod D taken once (d <= D - 2: the ring holds the longest delay plus two slots).
 // Fire-and-forget additions to global memory (PTX red.global): atomicAdd on a generic pointer
 // also tests at run time whether it points to shared memory.
 __device__ __forceinline__ void vl_red_add(float *p, float v) {
@@ -36,6 +31,11 @@ __device__ __forceinline__ void vl_red_add(long long *p, long long v) {
     asm volatile("red.global.add.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 }
 
+// Adds row `row`'s synapses j0, j0 + stride, ... below e into the target's ring buffer, B
+// synapses per lane at a time: their indices, weights and delays are all loaded before the first
+// of their additions, so the loads' latencies overlap (an atomic between two loads otherwise makes
+// the second wait, as the compiler must assume they may alias). The ring slot is (t + 1 + d) mod D
+// with (t + 1) mod D taken once (d <= D - 2: the ring holds the longest delay plus two slots).
 template <int B>
 __device__ __forceinline__ void vl_scatter(const dev_proj &c, const dev_pop &tgt, uint32_t row, uint64_t j0, uint64_t e,
                                            uint32_t stride, uint64_t t) {
