@@ -37,6 +37,11 @@ void *vl__realloc(void *p, size_t size);
 char *vl__strdup(const char *s);
 double vl__now(void); /* monotonic seconds */
 
+/* Sorts a[0 .. n) ascending; tmp holds n words. Short arrays by insertion, others by an LSD radix
+ * sort on bytes, with only the passes the largest key needs (the CUDA backend sorts each step's
+ * spike ids, appended in any order by the device, before handing them to the writer). */
+void vl__sort_u32(uint32_t *a, size_t n, uint32_t *tmp);
+
 /* Levenshtein distance, for "did you mean". */
 int vl__edit_distance(const char *a, const char *b);
 /* Returns the closest of the candidates (NULL-terminated list) when it is close enough. */

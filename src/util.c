@@ -111,3 +111,34 @@ const char *vl__closest(const char *word, const char *const *candidates) {
     int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
     return best_d <= limit ? best : NULL;
 }
+
+void vl__sort_u32(uint32_t *a, size_t n, uint32_t *tmp) {
+    if (n <= 32) {
+        for (size_t i = 1; i < n; ++i) {
+            uint32_t x = a[i];
+            size_t j = i;
+            for (; j > 0 && a[j - 1] > x; --j) a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    uint32_t bits = 0;
+    for (size_t i = 0; i < n; ++i) bits |= a[i];
+    uint32_t *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 32 && (bits >> shift); shift += 8) {
+        size_t at[256] = {0};
+        for (size_t i = 0; i < n; ++i) at[(src[i] >> shift) & 255]++;
+        if (at[(src[0] >> shift) & 255] == n) continue; /* one bucket: this byte is the same everywhere */
+        size_t sum = 0;
+        for (int b = 0; b < 256; ++b) {
+            size_t c = at[b];
+            at[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; ++i) dst[at[(src[i] >> shift) & 255]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+}

@@ -81,6 +81,7 @@ typedef struct cuda_state {
     void *d_syn;             // its local-synapse images (cluster.local), one per block
     // recording: one packing buffer (one chunk is collected at a time)
     uint32_t *h_spk;         // pinned, packed ids of recorded pops
+    uint32_t *sort_tmp;      // vl__sort_u32's scratch: the largest recorded population
     uint32_t *d_packed;
     uint64_t packed_cap;
     size_t *frame_len;
@@ -165,6 +166,7 @@ static void cuda_destroy(vl_sim *s) {
     }
     for (size_t i = 0; i < cs->n_allocs; ++i) cudaFree(cs->allocs[i]);
     if (cs->h_spk) cudaFreeHost(cs->h_spk);
+    free(cs->sort_tmp);
     if (cs->stream) cudaStreamDestroy(cs->stream);
     if (cs->copy) cudaStreamDestroy(cs->copy);
     free(cs->frame_len); free(cs->sd);
@@ -452,6 +454,11 @@ static vl_status init_state_rec(vl_sim *s) {
         if (s->rec_spikes[i]) cap += (uint64_t)s->rt[i].size * cs->chunk;
     cs->packed_cap = cap;
     CU(cudaMallocHost((void **)&cs->h_spk, 4 * (cap ? cap : 1)));
+    size_t most = 1; // a step lists each neuron of a population at most once
+    for (size_t i = 0; i < s->s->n_pops; ++i)
+        if (s->rec_spikes[i] && s->rt[i].size > most) most = s->rt[i].size;
+    cs->sort_tmp = (uint32_t *)malloc(4 * most);
+    if (!cs->sort_tmp) return VL_ERR_NOMEM;
     return dev_alloc(s, (void **)&cs->d_packed, 4 * (cap ? cap : 1));
 }
 
@@ -801,11 +808,6 @@ static vl_status launch(vl_sim *s, rec_set *S, uint64_t t0, uint32_t n_steps) {
     return VL_OK;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 // Waits for set S's chunk and fills c: counts, highest v, the recorded spikes (packed on the copy
 // stream while the simulation stream may already run the next chunk), frames.
 static vl_status collect(vl_sim *s, rec_set *S, vl_chunk *c) {
@@ -836,7 +838,7 @@ static vl_status collect(vl_sim *s, rec_set *S, vl_chunk *c) {
         const uint32_t *cnt = S->h_count + i * cs->chunk;
         for (uint32_t k = 0; k < n_steps; ++k) {
             // Atomics append in any order; ids ascending within a step, as the CPU backend writes them.
-            qsort(cs->h_spk + off, cnt[k], sizeof(uint32_t), cmp_u32);
+            vl__sort_u32(cs->h_spk + off, cnt[k], cs->sort_tmp);
             for (uint32_t j = 0; j < cnt[k]; ++j)
                 if (vl_spike_buf_push(&c->spk[i], k, cs->h_spk[off++])) return VL_ERR_NOMEM;
         }
