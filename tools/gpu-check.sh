@@ -142,6 +142,11 @@ fi
 
 log "models on the GPU"
 MODELS_TMP=$(mktemp -d)
+# COBA 10^6 with its spikes written (2000 per step): does the host (sort, writer thread, deflate)
+# keep up with the device? Compare with the coba-1M row, which records nothing.
+"$V" run configs/coba.yaml --backend cuda --quiet --duration "1 s" "${COBA_1M[@]}" -o "$MODELS_TMP/coba1M.h5" 2>&1 |
+  grep -E "^(spikes|simulate|write):" | sed 's/^/coba-1M with output: /' | tee -a "$OUT/gpu-check.log"
+rm -f "$MODELS_TMP/coba1M.h5"
 "$V" run configs/seed_xo.yaml --backend cuda --quiet -o "$MODELS_TMP/xo.h5" 2>&1 | grep -E "^(out_e|mem_e)|simulate" | tee -a "$OUT/gpu-check.log"
 "$V" run configs/pfc_axcpt.yaml --backend cuda --quiet -o "$MODELS_TMP/ax.h5" 2>&1 | grep -E "simulate" | tee -a "$OUT/gpu-check.log"
 python3 tools/axcpt_report.py "$MODELS_TMP/ax.h5" --target resp.target --nontarget resp.nontarget \
