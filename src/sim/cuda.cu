@@ -695,17 +695,33 @@ static vl_status cuda_init(vl_sim *s) {
 }
 
 // The schedule's launches for steps 0 .. n_steps - 1 of a chunk into set S (graph capture or direct).
+enum { PHASES = 6 }; // a step's launches, in the schedule's order
+static const char *const phase_name[PHASES] = {"state", "update", "history", "stp", "propagate", "stdp"};
+
+static cudaError_t launch_phase(const rec_set *S, int p, uint32_t k, cudaStream_t st) {
+    const vl_cu_net *n = &S->net;
+    switch (p) {
+    case 0: return vl_cu_state(n, S->h_rec, k, st);
+    case 1: return vl_cu_update(n, k, st);
+    case 2: return vl_cu_history(n, k, st);
+    case 3: return vl_cu_stp(n, k, st);
+    case 4: return vl_cu_propagate(n, k, st);
+    default: return vl_cu_stdp(n, k, st);
+    }
+}
+
 static vl_status enqueue_steps(vl_sim *s, const rec_set *S, uint32_t n_steps) {
     cuda_state *cs = state_of(s);
-    const vl_cu_net *n = &S->net;
-    for (uint32_t k = 0; k < n_steps; ++k) {
-        LAUNCH(vl_cu_state(n, S->h_rec, k, cs->stream));
-        LAUNCH(vl_cu_update(n, k, cs->stream));
-        LAUNCH(vl_cu_history(n, k, cs->stream));
-        LAUNCH(vl_cu_stp(n, k, cs->stream));
-        LAUNCH(vl_cu_propagate(n, k, cs->stream));
-        LAUNCH(vl_cu_stdp(n, k, cs->stream));
-    }
+    for (uint32_t k = 0; k < n_steps; ++k)
+        for (int p = 0; p < PHASES; ++p) {
+            cudaError_t e = launch_phase(S, p, k, cs->stream);
+            if (e == cudaSuccess && cs->sync_each) e = cudaStreamSynchronize(cs->stream);
+            if (e != cudaSuccess) { // VOLLEY_CUDA_SYNC=1: a fault shows at its kernel
+                vl__diag_error(&s->diag, vl_mark{}, "CUDA %s in the %s kernel, step %u of the chunk (%s)",
+                               cudaGetErrorName(e), phase_name[p], k, cudaGetErrorString(e));
+                return VL_ERR_DEVICE;
+            }
+        }
     return VL_OK;
 }
 
@@ -714,8 +730,6 @@ static vl_status enqueue_steps(vl_sim *s, const rec_set *S, uint32_t n_steps) {
 static vl_status enqueue_steps_timed(vl_sim *s, const rec_set *S, uint32_t n_steps) {
     cuda_state *cs = state_of(s);
     const vl_cu_net *n = &S->net;
-    enum { PHASES = 6 };
-    static const char *const name[PHASES] = {"state", "update", "history", "stp", "propagate", "stdp"};
     const int used[PHASES] = {n->n_rec > 0, 1, n->n_hist > 0, n->n_stp > 0, n->n_proj > 0, n->n_pl > 0};
     cudaEvent_t ev[PHASES + 1];
     double ms[PHASES] = {0};
@@ -724,14 +738,7 @@ static vl_status enqueue_steps_timed(vl_sim *s, const rec_set *S, uint32_t n_ste
     for (uint32_t k = 0; k < n_steps && st == VL_OK; ++k) {
         cudaError_t e = cudaEventRecord(ev[0], cs->stream);
         for (int p = 0; p < PHASES && e == cudaSuccess; ++p) {
-            switch (p) {
-            case 0: e = vl_cu_state(n, S->h_rec, k, cs->stream); break;
-            case 1: e = vl_cu_update(n, k, cs->stream); break;
-            case 2: e = vl_cu_history(n, k, cs->stream); break;
-            case 3: e = vl_cu_stp(n, k, cs->stream); break;
-            case 4: e = vl_cu_propagate(n, k, cs->stream); break;
-            default: e = vl_cu_stdp(n, k, cs->stream); break;
-            }
+            e = launch_phase(S, p, k, cs->stream);
             if (e == cudaSuccess) e = cudaEventRecord(ev[p + 1], cs->stream);
         }
         if (e == cudaSuccess) e = cudaEventSynchronize(ev[PHASES]);
@@ -752,7 +759,7 @@ static vl_status enqueue_steps_timed(vl_sim *s, const rec_set *S, uint32_t n_ste
             cs->chunks, n_steps);
     for (int p = 0; p < PHASES; ++p) {
         if (!used[p]) continue;
-        fprintf(stderr, "  %-10s %9.3f\n", name[p], 1e3 * ms[p] / n_steps);
+        fprintf(stderr, "  %-10s %9.3f\n", phase_name[p], 1e3 * ms[p] / n_steps);
         sum += ms[p];
     }
     fprintf(stderr, "  %-10s %9.3f\n", "sum", 1e3 * sum / n_steps);
