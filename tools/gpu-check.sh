@@ -173,5 +173,7 @@ for r in rows:
           + ("" if r['rc'] == 0 else f"  (exit {r['rc']})"))
 PY
 /usr/bin/env python3 tools/bench-table.py "$OUT/bench.json" >"$OUT/bench-table.md" 2>&1 || true
+log "variants against their defaults"
+/usr/bin/env python3 tools/bench-table.py --compare "$OUT/bench.json" 2>&1 | tee -a "$OUT/gpu-check.log"
 log "done (ctest rc $TEST_RC; README table in $OUT/bench-table.md)"
 exit "$TEST_RC"

@@ -11,13 +11,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOOL = os.path.join(ROOT, "tools", "bench-table.py")
 
 
-def table(rows):
+def table(rows, *opts):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(rows, f)
     try:
-        return subprocess.run([sys.executable, TOOL, f.name], capture_output=True, text=True)
+        return subprocess.run([sys.executable, TOOL, *opts, f.name], capture_output=True, text=True)
     finally:
         os.unlink(f.name)
+
+
+def row(model, us, backend="cuda", rc=0):
+    return {"model": model, "backend": backend, "us_per_step": us, "rc": rc}
 
 
 def main():
@@ -38,7 +42,21 @@ def main():
     assert lines[3] == "| pd14 (exit 124) | cuda, graph mode | 77,169 | 3e8 | 3.50 | 1.1e9 | – | – |", lines[3]
     bad = table({"model": "not a list"})
     assert bad.returncode != 0 and "expected a list" in bad.stderr, bad.stderr
-    print("bench-table: rows, modes, failed runs and a malformed file as expected")
+    # --compare: variants (BASE-VARIANT) against their base, fastest first; other backends and
+    # failed runs apart.
+    cmp = table([row("coba-4000", 8.0), row("coba-4000-pdl", 6.0), row("coba-4000-cluster", 10.0),
+                 row("coba-4000-cluster-local", 2.0), row("coba-4000-broken", None, rc=124), row("pd14", 20.0),
+                 row("pd14-warp", 120.0), row("coba-4000", 30.0, backend="cpu")], "--compare")
+    assert cmp.returncode == 0, cmp.stderr
+    got = [l.split() for l in cmp.stdout.strip().splitlines()]
+    assert got == [["coba-4000", "(cuda):", "8.00", "us/step"],
+                   ["cluster-local", "2.00", "us/step", "0.25x", "faster"],
+                   ["pdl", "6.00", "us/step", "0.75x", "faster"],
+                   ["cluster", "10.00", "us/step", "1.25x"],
+                   ["pd14", "(cuda):", "20.00", "us/step"],
+                   ["warp", "120.00", "us/step", "6.00x"],
+                   ["failed:", "coba-4000-broken"]], got
+    print("bench-table: rows, modes, failed runs, variant comparison and a malformed file as expected")
 
 
 if __name__ == "__main__":
