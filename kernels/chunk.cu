@@ -199,7 +199,7 @@ __device__ __forceinline__ void vl_cluster_local(unsigned char *sh, const vl_clu
     const vl_cluster_pop &tp = L.pop[c.tgt];
     const uint32_t *rp = (const uint32_t *)(sh + lp.rp);
     const uint16_t *col = (const uint16_t *)(sh + lp.col);
-    const float *w = (const float *)(sh + lp.w);
+    const float *w = lp.w ? (const float *)(sh + lp.w) : NULL; // NULL: every weight is lp.w0
     const uint16_t *delay = lp.delay ? (const uint16_t *)(sh + lp.delay) : NULL;
     const uint32_t m = tp.m, nr = (uint32_t)tgt.np.n_rec, D = tgt.ring_len, base = (uint32_t)vl_ring_slot(t + 1, D);
     const vl_slice T = vl_slice_of(sh, tp, L.det);
@@ -207,10 +207,11 @@ __device__ __forceinline__ void vl_cluster_local(unsigned char *sh, const vl_clu
         uint32_t slot = base + (delay ? delay[j] : c.delay_const);
         if (slot >= D) slot -= D;
         const size_t at = ((size_t)slot * nr + c.rec) * m + col[j];
+        const float x = w ? w[j] : lp.w0;
         if (L.det)
-            atomicAdd((unsigned long long *)(T.ring_q + at), (unsigned long long)vl_to_fixed(w[j]));
+            atomicAdd((unsigned long long *)(T.ring_q + at), (unsigned long long)vl_to_fixed(x));
         else
-            atomicAdd(T.ring + at, w[j]);
+            atomicAdd(T.ring + at, x);
     }
 }
 #endif

@@ -35,13 +35,16 @@ typedef struct vl_cluster_pop {
 typedef struct vl_cluster_proj_in {
     uint32_t tgt, n_rows;
     int32_t delays;                      /* per-synapse delays (else the projection's constant) */
+    int32_t same_w;                      /* every weight equals w0: none are stored */
+    float w0;
     uint32_t cap[5];                     /* most synapses one block holds, with 1, 2, 4, 8, 16 blocks */
 } vl_cluster_proj_in;
 
 typedef struct vl_cluster_proj {
     uint32_t rp, col, w, delay;          /* byte offsets: row starts [n_rows + 1] (u32), slice-local
-                                          * targets [cap] (u16), weights [cap] (f32), delays [cap]
-                                          * (u16; 0: none) */
+                                          * targets [cap] (u16), weights [cap] (f32; 0: all w0),
+                                          * delays [cap] (u16; 0: none) */
+    float w0;
 } vl_cluster_proj;
 
 typedef struct vl_cluster_layout {
@@ -80,7 +83,7 @@ static inline uint32_t vl_cluster_cap(const uint32_t *col, uint64_t n_syn, uint3
 
 /* Block b's share of a CSR projection (rows row_ptr, targets col, weights w, delays or NULL) for
  * slices of m neurons: rp[r] .. rp[r + 1] index its synapses of row r, in row order, with targets
- * col16 = col - b m; returns how many (at most the plan's cap). */
+ * col16 = col - b m; wb and db may be NULL (not stored); returns how many (at most the plan's cap). */
 static inline uint32_t vl_cluster_shard(const uint64_t *row_ptr, const uint32_t *col, const float *w,
                                         const uint16_t *delay, uint32_t n_rows, uint32_t m, uint32_t b, uint32_t *rp,
                                         uint16_t *col16, float *wb, uint16_t *db) {
@@ -90,13 +93,21 @@ static inline uint32_t vl_cluster_shard(const uint64_t *row_ptr, const uint32_t 
         for (uint64_t j = row_ptr[r]; j < row_ptr[r + 1]; ++j) {
             if (col[j] / m != b) continue;
             col16[k] = (uint16_t)(col[j] - b * m);
-            wb[k] = w[j];
+            if (wb) wb[k] = w[j];
             if (db) db[k] = delay[j];
             ++k;
         }
     }
     rp[n_rows] = k;
     return k;
+}
+
+/* Whether all n weights are the same value (then *w0 is it; an empty projection counts). */
+static inline int vl_cluster_same_w(const float *w, uint64_t n, float *w0) {
+    *w0 = n ? w[0] : 0.0f;
+    for (uint64_t j = 1; j < n; ++j)
+        if (w[j] != w[0]) return 0;
+    return 1;
 }
 
 static inline int vl_cluster_log2(int blocks) {
@@ -145,7 +156,8 @@ static inline uint64_t vl_cluster_layout_in(const vl_cluster_pop_in *pops, int n
             const uint64_t cap = projs[q].cap[lg];
             c->rp = vl_cluster_take(&at, 4ull * (projs[q].n_rows + 1ull));
             c->col = vl_cluster_take(&at, 2 * cap);
-            c->w = vl_cluster_take(&at, 4 * cap);
+            c->w = projs[q].same_w ? 0 : vl_cluster_take(&at, 4 * cap);
+            c->w0 = projs[q].w0;
             c->delay = projs[q].delays ? vl_cluster_take(&at, 2 * cap) : 0;
             if (at > 0x7fffffffu) return UINT64_MAX;
         }

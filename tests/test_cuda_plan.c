@@ -129,11 +129,16 @@ static void check_layout_in(const vl_cluster_pop_in *pops, int n_pops, const vl_
         const vl_cluster_proj *c = &L->proj[q];
         const uint64_t cap = projs[q].cap[vl_cluster_log2(L->blocks)];
         seg a[4] = {{c->rp, 4ull * (projs[q].n_rows + 1)}, {c->col, 2 * cap}, {c->w, 4 * cap}, {c->delay, 2 * cap}};
-        for (int i = 0; i < (projs[q].delays ? 4 : 3); ++i) {
+        for (int i = 0; i < 4; ++i) {
+            if ((i == 2 && projs[q].same_w) || (i == 3 && !projs[q].delays)) continue;
             assert_true(a[i].at >= L->syn && a[i].at + a[i].bytes <= (uint64_t)L->syn + L->syn_bytes);
             s[n++] = a[i];
         }
         if (!projs[q].delays) assert_int_equal(c->delay, 0);
+        if (projs[q].same_w) { /* no weights stored: every one is w0 */
+            assert_int_equal(c->w, 0);
+            assert_true(c->w0 == projs[q].w0);
+        }
     }
     assert_int_equal(L->work, work);
     assert_int_equal(L->threads, work <= 512 ? 512 : 1024);
@@ -254,7 +259,9 @@ static void test_cluster_local(void **state) {
     vl_cluster_proj_in in[4];
     for (int q = 0; q < 4; ++q) {
         r[q] = make_rproj(100 + q, pops[src[q]].size, pops[tgt[q]].size, 0.02, q == 1);
-        in[q] = (vl_cluster_proj_in){tgt[q], r[q].n_rows, q == 1, {0}};
+        in[q] = (vl_cluster_proj_in){tgt[q], r[q].n_rows, q == 1, 0, 0.0f, {0}};
+        in[q].same_w = vl_cluster_same_w(r[q].w, r[q].row_ptr[r[q].n_rows], &in[q].w0);
+        assert_false(in[q].same_w); /* drawn weights */
         for (int lg = 0; lg < 5; ++lg)
             in[q].cap[lg] = vl_cluster_cap(r[q].col, r[q].row_ptr[r[q].n_rows], vl_cluster_slice(pops[tgt[q]].size, 1 << lg),
                                            1 << lg);
@@ -294,6 +301,18 @@ static void test_cluster_local(void **state) {
         assert_int_equal(seen, n_syn); /* and none twice */
         free(rp); free(c16); free(d16); free(wb);
     }
+    /* The same synapses with one weight per projection (COBA, CUBA) store no weights: 8 blocks
+     * (the portable size) suffice. */
+    vl_cluster_proj_in same[4];
+    for (int q = 0; q < 4; ++q) {
+        for (uint64_t j = 0; j < r[q].row_ptr[r[q].n_rows]; ++j) r[q].w[j] = 0.25f * (q + 1);
+        same[q] = in[q];
+        same[q].same_w = vl_cluster_same_w(r[q].w, r[q].row_ptr[r[q].n_rows], &same[q].w0);
+        assert_true(same[q].same_w && same[q].w0 == 0.25f * (q + 1));
+    }
+    assert_int_equal(vl_cluster_plan_local(pops, 3, same, 4, 0, DESC, limit, 0, &L), 0);
+    assert_int_equal(L.blocks, 8);
+    check_layout_in(pops, 3, same, 4, &L);
     /* Forced sizes: powers of two only (the caps are per power of two); too few blocks: refused. */
     assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 3, &L), -1);
     assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 4, &L), -1);

@@ -79,7 +79,7 @@ for n in 2 8; do
   MODE=cluster BENCH_ENV="VOLLEY_CUDA_CLUSTER=$n" bench "coba-4000-cluster$n" cuda configs/coba.yaml --duration "5 s"
 done
 MODE=cluster bench cuba-4000-cluster cuda configs/cuba.yaml --duration "5 s"
-# Each block holding the synapses onto its own neurons (16 blocks; one cluster barrier per step).
+# Each block holding the synapses onto its own neurons (one cluster barrier per step).
 MODE=cluster-local bench coba-4000-cluster-local cuda configs/coba.yaml --duration "5 s"
 MODE=cluster-local bench cuba-4000-cluster-local cuda configs/cuba.yaml --duration "5 s"
 bench cuba-4000 cuda configs/cuba.yaml --duration "5 s"

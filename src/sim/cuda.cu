@@ -531,6 +531,7 @@ static int plan_local_synapses(vl_sim *s, const vl_cluster_pop_in *in, int n, ui
         pj[q].tgt = (uint32_t)c->tgt;
         pj[q].n_rows = c->n_rows;
         pj[q].delays = c->delay != NULL;
+        pj[q].same_w = vl_cluster_same_w(c->w, c->n_syn, &pj[q].w0); // COBA, CUBA: no weights to store
         for (int lg = 0; lg < 5; ++lg)
             pj[q].cap[lg] = vl_cluster_cap(c->col, c->n_syn, vl_cluster_slice(in[c->tgt].size, 1 << lg), 1 << lg);
     }
@@ -548,8 +549,8 @@ static int plan_local_synapses(vl_sim *s, const vl_cluster_pop_in *in, int n, ui
             const vl_csr *c = &s->net.proj[q];
             const vl_cluster_proj *lp = &L.proj[q];
             vl_cluster_shard(c->row_ptr, c->col, c->w, c->delay, c->n_rows, L.pop[c->tgt].m, (uint32_t)b,
-                             (uint32_t *)(base + lp->rp), (uint16_t *)(base + lp->col), (float *)(base + lp->w),
-                             c->delay ? (uint16_t *)(base + lp->delay) : NULL);
+                             (uint32_t *)(base + lp->rp), (uint16_t *)(base + lp->col),
+                             lp->w ? (float *)(base + lp->w) : NULL, c->delay ? (uint16_t *)(base + lp->delay) : NULL);
         }
     }
     vl_status st = dev_alloc(s, &cs->d_syn, (size_t)L.blocks * L.syn_bytes);

@@ -283,8 +283,8 @@ static void deterministic_identical(const char *mode, const char *strategy) {
 static void test_det_graph(void **state) { (void)state; deterministic_identical("graph", NULL); }
 static void test_det_block(void **state) { (void)state; deterministic_identical("block", NULL); }
 static void test_det_cluster(void **state) { (void)state; deterministic_identical("cluster", NULL); }
-/* Each block holding its own synapses (16 blocks for COBA-4000): the same additions, so the CPU's
- * spikes; and the runs did use that path (the device line says so). */
+/* Each block holding its own synapses (8 blocks for COBA-4000, no weights stored): the same
+ * additions, so the CPU's spikes; and the runs did use that path (the device line says so). */
 static void test_det_cluster_local(void **state) {
     (void)state;
     deterministic_identical("cluster-local", NULL);
