@@ -162,8 +162,9 @@ __device__ __forceinline__ int vl_cluster_neuron(const dev_pop &P, uint32_t pi, 
 #ifdef VL_HAVE_CLUSTERS
 // The id of spike s of population p this step: the spikes are the concatenation of every block's
 // list (off[b * n_pops + p]: spikes in blocks before b).
-__device__ __forceinline__ uint32_t vl_cluster_spike(cg::cluster_group &cl, unsigned char *sh, const vl_cluster_layout &L,
-                                                     const uint32_t *off, int p, uint32_t s, uint32_t par) {
+__device__ __forceinline__ uint32_t vl_cluster_spike(cg::cluster_group &cl, unsigned char *sh,
+                                                     const vl_cluster_layout &L, const uint32_t *off, int p, uint32_t s,
+                                                     uint32_t par) {
     const uint32_t b = vl_cluster_block_of(off, (uint32_t)L.n_pops, (uint32_t)L.blocks, (uint32_t)p, s);
     const uint32_t *list = cl.map_shared_rank((uint32_t *)(sh + L.pop[p].list) + (size_t)par * L.pop[p].m, b);
     return list[s - off[b * L.n_pops + p]];
@@ -193,8 +194,8 @@ __device__ __forceinline__ void vl_cluster_scatter(cg::cluster_group &cl, unsign
 
 // Local synapses: the synapses of source row `row` of projection q whose targets are in this
 // block's slice, from the block's own shared-memory shard, into its own ring.
-__device__ __forceinline__ void vl_cluster_local(unsigned char *sh, const vl_cluster_layout &L, int q, const dev_proj &c,
-                                                 const dev_pop &tgt, uint32_t row, uint64_t t) {
+__device__ __forceinline__ void vl_cluster_local(unsigned char *sh, const vl_cluster_layout &L, int q,
+                                                 const dev_proj &c, const dev_pop &tgt, uint32_t row, uint64_t t) {
     const vl_cluster_proj &lp = L.proj[q];
     const vl_cluster_pop &tp = L.pop[c.tgt];
     const uint32_t *rp = (const uint32_t *)(sh + lp.rp);
@@ -382,7 +383,8 @@ static __global__ void __launch_bounds__(1024)
                 const uint32_t row = id - c.src_lo;
                 uint64_t j0, e;
                 uint32_t stride;
-                vl_prop_range(c.strategy, local, lane, c.n_chunks, c.row_ptr[row], c.row_ptr[row + 1], &j0, &e, &stride);
+                vl_prop_range(c.strategy, local, lane, c.n_chunks, c.row_ptr[row], c.row_ptr[row + 1], &j0, &e,
+                              &stride);
                 vl_cluster_scatter(cl, sh, L, c, tgt, row, j0, e, stride, t);
             }
             cl.sync(); // every synapse has arrived; the lists may be reused
@@ -395,10 +397,15 @@ static __global__ void __launch_bounds__(1024)
 #endif
 }
 
+// The kernel that runs plan L.
+static const void *vl_cluster_fn(const vl_cluster_layout *L) {
+    return L->local ? (const void *)vl_cluster_chunk_kernel<true> : (const void *)vl_cluster_chunk_kernel<false>;
+}
+
 // The launch configuration of a plan (attributes set on the kernel first).
 static cudaError_t vl_cluster_config(const vl_cluster_layout *L, cudaStream_t st, cudaLaunchConfig_t *cfg,
                                      cudaLaunchAttribute *attr) {
-    const void *fn = L->local ? (const void *)vl_cluster_chunk_kernel<true> : (const void *)vl_cluster_chunk_kernel<false>;
+    const void *fn = vl_cluster_fn(L);
     cudaError_t e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)L->shm);
     if (e == cudaSuccess && L->blocks > VL_CLUSTER_MAX_BLOCKS) // 16 blocks: beyond the portable size
         e = cudaFuncSetAttribute(fn, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
@@ -421,8 +428,8 @@ int vl_cu_cluster_fits(const vl_cluster_layout *L) {
     cudaLaunchConfig_t cfg;
     cudaLaunchAttribute attr;
     int n = 0;
-    const void *fn = L->local ? (const void *)vl_cluster_chunk_kernel<true> : (const void *)vl_cluster_chunk_kernel<false>;
-    if (vl_cluster_config(L, 0, &cfg, &attr) != cudaSuccess || cudaOccupancyMaxActiveClusters(&n, fn, &cfg) != cudaSuccess) {
+    if (vl_cluster_config(L, 0, &cfg, &attr) != cudaSuccess ||
+        cudaOccupancyMaxActiveClusters(&n, vl_cluster_fn(L), &cfg) != cudaSuccess) {
         cudaGetLastError(); // not sticky: clear it
         return 0;
     }

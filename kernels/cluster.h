@@ -119,8 +119,9 @@ static inline int vl_cluster_log2(int blocks) {
 /* Lays out `blocks` blocks; returns the bytes per block (also in L->shm). desc_bytes: room for
  * the kernel's copy of the population and projection descriptors, which it reads every step
  * (global loads after a cluster barrier's acquire are likely to miss L1). */
-static inline uint64_t vl_cluster_layout_in(const vl_cluster_pop_in *pops, int n_pops, const vl_cluster_proj_in *projs,
-                                            int n_proj, int det, int blocks, uint32_t desc_bytes, vl_cluster_layout *L) {
+static inline uint64_t vl_cluster_layout_in(const vl_cluster_pop_in *pops, int n_pops,
+                                            const vl_cluster_proj_in *projs, int n_proj, int det, int blocks,
+                                            uint32_t desc_bytes, vl_cluster_layout *L) {
     memset(L, 0, sizeof *L);
     L->blocks = blocks;
     L->det = det;

@@ -189,7 +189,8 @@ VL_HD int vl_neuron_step_n(const vl_neuron_params *p, int n_rec, float *v, int32
                            float *in, size_t stride, float z) {
     float G, GE;
     vl_acc_init(p, &G, &GE);
-    for (int r = 0; r < n_rec; ++r) vl_receptor_step(p->model, &p->rec[r], *v, g + r * stride, in + r * stride, &G, &GE);
+    for (int r = 0; r < n_rec; ++r)
+        vl_receptor_step(p->model, &p->rec[r], *v, g + r * stride, in + r * stride, &G, &GE);
     return vl_membrane_step(p, v, refr, w, G, GE, z);
 }
 
