@@ -147,6 +147,13 @@ MODELS_TMP=$(mktemp -d)
 "$V" run configs/coba.yaml --backend cuda --quiet --duration "1 s" "${COBA_1M[@]}" -o "$MODELS_TMP/coba1M.h5" 2>&1 |
   grep -E "^(spikes|simulate|write):" | sed 's/^/coba-1M with output: /' | tee -a "$OUT/gpu-check.log"
 rm -f "$MODELS_TMP/coba1M.h5"
+# The output path alone at that rate (tools/bench_writer.c): spikes per second the writer stores
+# with 1, 4 and 8 compression threads.
+for t in 1 4 8; do
+  VOLLEY_WRITER_THREADS=$t timeout 60 "$BUILD/bench_writer" "$MODELS_TMP/bw.h5" --spikes 2000 --steps 20000 2>&1 |
+    sed 's/^/writer: /' | tee -a "$OUT/gpu-check.log"
+done
+rm -f "$MODELS_TMP/bw.h5"
 "$V" run configs/seed_xo.yaml --backend cuda --quiet -o "$MODELS_TMP/xo.h5" 2>&1 | grep -E "^(out_e|mem_e)|simulate" | tee -a "$OUT/gpu-check.log"
 "$V" run configs/pfc_axcpt.yaml --backend cuda --quiet -o "$MODELS_TMP/ax.h5" 2>&1 | grep -E "simulate" | tee -a "$OUT/gpu-check.log"
 python3 tools/axcpt_report.py "$MODELS_TMP/ax.h5" --target resp.target --nontarget resp.nontarget \

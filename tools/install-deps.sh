@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Volley needs to build, test and analyse (only the missing ones).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libyaml-dev libcmocka-dev
+pkgs=(build-essential cmake pkg-config libhdf5-dev zlib1g-dev hdf5-tools libyaml-dev libcmocka-dev
       python3 python3-h5py python3-numpy python3-matplotlib python3-yaml python3-brian python3-bmtk)
 missing=()
 for p in "${pkgs[@]}"; do

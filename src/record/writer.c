@@ -13,6 +13,7 @@
 
 #include "kernels/neuron.h"
 #include "model/model.h"
+#include "record/compress.h"
 #include "network/network.h"
 
 int vl_spike_buf_push(vl_spike_buf *b, uint32_t step, uint32_t id) {
@@ -31,7 +32,22 @@ int vl_spike_buf_push(vl_spike_buf *b, uint32_t step, uint32_t id) {
     return 0;
 }
 
-typedef struct ext_ds { hid_t id; hsize_t len; } ext_ds; /* an extendible 1-D or 2-D dataset */
+/* An extendible 1-D or 2-D dataset. Spike datasets are written chunk by chunk (direct = 1,
+ * record/compress.h): the writer keeps the elements of the last, partial chunk (tail) and writes
+ * that chunk again, longer, at the next append. */
+typedef struct ext_ds {
+    hid_t id;
+    hsize_t len;
+    int direct;
+    hsize_t chunk_n;                  /* elements per chunk */
+    unsigned char *tail, *tail_next;  /* direct: chunk_n elements each */
+} ext_ds;
+
+/* A queued chunk of a direct dataset: the vl_zjob at the same index says what goes in it. */
+typedef struct zq {
+    ext_ds *e;
+    hsize_t chunk, new_len; /* chunk index; the dataset's length once the append is written */
+} zq;
 
 typedef struct pop_out {
     hid_t grp;
@@ -69,6 +85,10 @@ struct vl_writer {
     char err[2048];
     int failed;
     double busy_s; /* time the writer thread spent writing */
+    int z_threads;   /* chunk compression threads */
+    vl_zjob *zj;     /* queued chunks (their out buffers are kept for reuse) */
+    zq *zq;
+    size_t n_z, cap_z;
 };
 
 /* ---- HDF5 helpers ---- */
@@ -147,6 +167,9 @@ static int ext_create(ext_ds *e, hid_t loc, const char *name, hid_t type, hsize_
     if (chunk[0] < 1) chunk[0] = 1;
     if (chunk[0] > 65536) chunk[0] = 65536;
     chunk[1] = cols;
+    e->chunk_n = chunk[0];
+    e->direct = 0;
+    e->tail = e->tail_next = NULL;
     hid_t sp = H5Screate_simple(rank, dims, maxd), pl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(pl, rank, chunk);
     H5Pset_shuffle(pl);
@@ -156,6 +179,97 @@ static int ext_create(ext_ds *e, hid_t loc, const char *name, hid_t type, hsize_
     H5Pclose(pl);
     H5Sclose(sp);
     return e->id < 0 ? -1 : 0;
+}
+
+/* Switches a 1-D dataset of 8-byte elements to direct chunk writes when chunk compression is
+ * compiled in and the file's element type is the host's mem_type byte for byte (so the bytes the
+ * writer builds are the file's). Otherwise it stays with H5Dwrite. */
+static int ext_direct(ext_ds *e, hid_t mem_type) {
+    hid_t ft = H5Dget_type(e->id);
+    int same = ft >= 0 && H5Tequal(ft, mem_type) > 0 && H5Tget_size(ft) == 8;
+    if (ft >= 0) H5Tclose(ft);
+    if (!vl_z_available() || !same) return 0;
+    e->tail = malloc(e->chunk_n * 8);
+    e->tail_next = malloc(e->chunk_n * 8);
+    if (!e->tail || !e->tail_next) return -1;
+    e->direct = 1;
+    return 0;
+}
+
+/* Queues the chunks that appending n values of src (converted by kind) to direct dataset e
+ * writes: the partial last chunk again with the new values after its old ones, then new chunks. */
+static int z_queue(vl_writer *w, ext_ds *e, vl_zkind kind, const uint32_t *src, size_t n, uint64_t step0, double dt) {
+    const hsize_t cn = e->chunk_n, end = e->len + n, first = e->len / cn;
+    size_t done = 0;
+    for (hsize_t ch = first; ch * cn < end; ++ch) {
+        if (w->n_z == w->cap_z) {
+            size_t cap = w->cap_z ? 2 * w->cap_z : 64;
+            vl_zjob *zj = realloc(w->zj, cap * sizeof *zj);
+            if (zj) w->zj = zj;
+            zq *q = realloc(w->zq, cap * sizeof *q);
+            if (q) w->zq = q;
+            if (!zj || !q) return -1;
+            memset(w->zj + w->cap_z, 0, (cap - w->cap_z) * sizeof *zj);
+            w->cap_z = cap;
+        }
+        vl_zjob *j = &w->zj[w->n_z];
+        unsigned char *out = j->out;
+        size_t out_cap = j->out_cap;
+        memset(j, 0, sizeof *j);
+        j->out = out;
+        j->out_cap = out_cap;
+        j->head_n = ch == first ? (size_t)(e->len % cn) : 0;
+        j->head = j->head_n ? e->tail : NULL;
+        j->n = (size_t)(cn - j->head_n) < n - done ? (size_t)(cn - j->head_n) : n - done;
+        j->src = src + done;
+        j->kind = kind;
+        j->step0 = step0;
+        j->dt = dt;
+        j->chunk_n = (size_t)cn;
+        done += j->n;
+        if (j->head_n + j->n < cn) j->keep = e->tail_next; /* the new partial last chunk */
+        w->zq[w->n_z++] = (zq){e, ch, end};
+    }
+    return 0;
+}
+
+/* Compresses the queued chunks on the writer's threads, then stores them in order. */
+static void z_flush(vl_writer *w) {
+    if (!w->n_z) return;
+    if (vl_z_run(w->zj, w->n_z, w->z_threads)) {
+        int zerr = 0;
+        for (size_t k = 0; k < w->n_z && !zerr; ++k) zerr = w->zj[k].zerr;
+        if (zerr) snprintf(w->err, sizeof w->err, "compressing spikes failed (zlib error %d)", zerr);
+        else snprintf(w->err, sizeof w->err, "compressing spikes failed (out of memory)");
+        w->failed = 1;
+    }
+    for (size_t k = 0; k < w->n_z && !w->failed; ++k) {
+        ext_ds *e = w->zq[k].e;
+        if ((k == 0 || w->zq[k - 1].e != e) && H5Dset_extent(e->id, &w->zq[k].new_len) < 0) {
+            h5_fail(w, "extending a spike dataset");
+            break;
+        }
+        hsize_t off = w->zq[k].chunk * e->chunk_n;
+        if (H5Dwrite_chunk(e->id, H5P_DEFAULT, 0, &off, w->zj[k].out_len, w->zj[k].out) < 0) {
+            h5_fail(w, "writing a spike chunk");
+            break;
+        }
+        if (k + 1 == w->n_z || w->zq[k + 1].e != e) { /* the dataset's last chunk of this append */
+            e->len = w->zq[k].new_len;
+            if (w->zj[k].keep) {
+                unsigned char *t = e->tail;
+                e->tail = e->tail_next;
+                e->tail_next = t;
+            }
+        }
+    }
+    w->n_z = 0;
+}
+
+static void ext_free(ext_ds *e) {
+    if (e->id > 0) H5Dclose(e->id);
+    free(e->tail);
+    free(e->tail_next);
 }
 
 static int ext_append(ext_ds *e, hid_t mem_type, const void *data, hsize_t rows, hsize_t cols) {
@@ -282,7 +396,8 @@ static int create_layout(vl_writer *w, const vl_writer_meta *meta) {
             uint8_t by_time = 2;
             if (attr_num(po->grp, "sorting", enum_t, &by_time, 1)) return -1;
             if (ext_create(&po->ts, po->grp, "timestamps", H5T_IEEE_F64LE, 0) ||
-                ext_create(&po->ids, po->grp, "node_ids", H5T_STD_U64LE, 0))
+                ext_create(&po->ids, po->grp, "node_ids", H5T_STD_U64LE, 0) ||
+                ext_direct(&po->ts, H5T_NATIVE_DOUBLE) || ext_direct(&po->ids, H5T_NATIVE_UINT64))
                 return -1;
             if (attr_str(po->ts.id, "units", "ms")) return -1;
             po->spikes = 1;
@@ -395,7 +510,14 @@ static void write_chunk(vl_writer *w, vl_chunk *c) {
     const vl_spec *s = w->s;
     for (size_t i = 0; i < s->n_pops && !w->failed; ++i) {
         pop_out *po = &w->pops[i];
-        if (po->spikes) {
+        if (po->spikes && po->ts.direct && po->ids.direct) { /* compressed below, on several threads */
+            vl_spike_buf *b = &c->spk[i];
+            if (z_queue(w, &po->ts, VL_Z_TIME, b->step, b->n, c->step0, s->dt) ||
+                z_queue(w, &po->ids, VL_Z_ID, b->id, b->n, 0, 0.0)) {
+                snprintf(w->err, sizeof w->err, "out of memory writing spikes");
+                w->failed = 1;
+            }
+        } else if (po->spikes) {
             vl_spike_buf *b = &c->spk[i];
             double *ts = malloc((b->n ? b->n : 1) * sizeof *ts);
             uint64_t *ids = malloc((b->n ? b->n : 1) * sizeof *ids);
@@ -428,6 +550,8 @@ static void write_chunk(vl_writer *w, vl_chunk *c) {
             if (nr && ext_append(&po->rate, H5T_NATIVE_FLOAT, rates, nr, 0)) h5_fail(w, "appending rates");
         }
     }
+    if (!w->failed) z_flush(w);
+    w->n_z = 0;
     for (size_t k = 0; k < s->n_state && !w->failed; ++k) {
         const vl_state_rec_spec *sr = &s->state[k];
         rep_out *ro = &w->reps[k];
@@ -525,6 +649,7 @@ vl_status vl_writer_open(const char *path, const vl_spec *s, const vl_network *n
     w->bin_steps = s->rate_bin > 0 ? (uint32_t)llround(s->rate_bin / s->dt) : 0;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    w->z_threads = vl_z_threads();
     for (int i = 0; i < N_CHUNKS; ++i)
         if (chunk_alloc(s, chunk_steps, &w->chunks[i])) {
             snprintf(err, errlen, "out of memory for the recording buffers");
@@ -638,8 +763,8 @@ vl_status vl_writer_close(vl_writer *w, const vl_writer_summary *sum, char *err,
     }
     for (size_t i = 0; w->pops && i < s->n_pops; ++i) {
         pop_out *po = &w->pops[i];
-        if (po->ts.id > 0) H5Dclose(po->ts.id);
-        if (po->ids.id > 0) H5Dclose(po->ids.id);
+        ext_free(&po->ts);
+        ext_free(&po->ids);
         if (po->rate.id > 0) H5Dclose(po->rate.id);
         if (po->grp > 0) H5Gclose(po->grp);
     }
@@ -655,6 +780,9 @@ vl_status vl_writer_close(vl_writer *w, const vl_writer_summary *sum, char *err,
     }
     free(w->wds);
     free(w->wtime);
+    for (size_t k = 0; k < w->cap_z; ++k) free(w->zj[k].out);
+    free(w->zj);
+    free(w->zq);
     if (w->volley > 0) H5Gclose(w->volley);
     if (w->file > 0 && H5Fclose(w->file) < 0 && st == VL_OK) {
         snprintf(err, errlen, "HDF5: closing the output file failed");
