@@ -193,9 +193,11 @@ __device__ __forceinline__ void vl_cluster_scatter(cg::cluster_group &cl, unsign
 }
 
 // Local synapses: the synapses of source row `row` of projection q whose targets are in this
-// block's slice, from the block's own shared-memory shard, into its own ring.
+// block's slice, from the block's own shared-memory shard, into its own ring; this thread takes
+// the row's synapses first, first + step, ... (a group of `step` threads shares the row).
 __device__ __forceinline__ void vl_cluster_local(unsigned char *sh, const vl_cluster_layout &L, int q,
-                                                 const dev_proj &c, const dev_pop &tgt, uint32_t row, uint64_t t) {
+                                                 const dev_proj &c, const dev_pop &tgt, uint32_t row, uint64_t t,
+                                                 uint32_t first, uint32_t step) {
     const vl_cluster_proj &lp = L.proj[q];
     const vl_cluster_pop &tp = L.pop[c.tgt];
     const uint32_t *rp = (const uint32_t *)(sh + lp.rp);
@@ -204,7 +206,7 @@ __device__ __forceinline__ void vl_cluster_local(unsigned char *sh, const vl_clu
     const uint16_t *delay = lp.delay ? (const uint16_t *)(sh + lp.delay) : NULL;
     const uint32_t m = tp.m, nr = (uint32_t)tgt.np.n_rec, D = tgt.ring_len, base = (uint32_t)vl_ring_slot(t + 1, D);
     const vl_slice T = vl_slice_of(sh, tp, L.det);
-    for (uint32_t j = rp[row], e = rp[row + 1]; j < e; ++j) {
+    for (uint32_t j = rp[row] + first, e = rp[row + 1]; j < e; j += step) {
         uint32_t slot = base + (delay ? delay[j] : c.delay_const);
         if (slot >= D) slot -= D;
         const size_t at = ((size_t)slot * nr + c.rec) * m + col[j];
@@ -334,7 +336,7 @@ static __global__ void __launch_bounds__(1024)
             for (uint32_t b = 1; b <= C; ++b) off[b * n_pops + p] += off[(b - 1) * n_pops + p];
         }
         __syncthreads();
-        if (threadIdx.x == 0) { // local synapses: a thread per arriving spike
+        if (threadIdx.x == 0) { // local synapses: an item per arriving spike
             items[0] = 0;
             for (int q = 0; q < L.n_proj; ++q)
                 items[q + 1] = items[q] + (LOCAL ? off[C * n_pops + proj[q].src]
@@ -353,7 +355,13 @@ static __global__ void __launch_bounds__(1024)
         __syncthreads();
         const uint32_t total = items[L.n_proj];
         if (LOCAL) { // 3: every block adds each arriving spike's synapses into its own slices
-            for (uint32_t x = threadIdx.x; x < total; x += blockDim.x) {
+            // A group of g lanes per spike, g the largest power of two up to 32 with g * total
+            // threads at most: a step with few spikes (COBA-4000: about 8) then walks each row's
+            // local synapses (about 10 per block) in one pass instead of one thread's serial loop.
+            uint32_t g = 32;
+            while (g > 1 && g * total > blockDim.x) g >>= 1;
+            const uint32_t groups = blockDim.x / g, gl = threadIdx.x & (g - 1);
+            for (uint32_t x = threadIdx.x / g; x < total; x += groups) {
                 int lo = 0, hi = L.n_proj;
                 while (hi - lo > 1) {
                     int mid = (lo + hi) / 2;
@@ -362,7 +370,7 @@ static __global__ void __launch_bounds__(1024)
                 const dev_proj &c = proj[lo];
                 const uint32_t id = vl_cluster_spike(cl, sh, L, off, c.src, x - items[lo], par);
                 if (id < c.src_lo || id - c.src_lo >= c.n_rows) continue;
-                vl_cluster_local(sh, L, lo, c, pops[c.tgt], id - c.src_lo, t);
+                vl_cluster_local(sh, L, lo, c, pops[c.tgt], id - c.src_lo, t, gl, g);
             }
             __syncthreads(); // the rings are complete for the next step's update
         } else {
