@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "kernels/neuron.h"
 #include "kernels/philox.h"
@@ -114,25 +117,62 @@ static int build_rows(const gen *g, vl_csr *c) {
     return 0;
 }
 
-/* COO (src row, target) pairs -> CSR, keeping the order of the pairs within each row. */
+/* COO (src row, target) pairs -> CSR, keeping the order of the pairs within each row: a stable
+ * counting sort. Each of T threads counts the rows of its contiguous range of pairs, the starts
+ * are laid out row by row and, within a row, thread by thread, and each thread then places its
+ * range in order, so the result is the serial one whatever T (PD14 has 3·10⁸ pairs). */
 static int coo_to_csr(vl_csr *c, const uint32_t *rows, const uint32_t *cols, const float *w, const float *dl,
                       uint64_t n, float **w_out, float **dl_out) {
     c->row_ptr = vl__calloc((size_t)c->n_rows + 1, sizeof *c->row_ptr);
     c->col = vl__calloc(n, sizeof *c->col);
     if (!c->row_ptr || !c->col) return -1;
-    for (uint64_t k = 0; k < n; ++k) c->row_ptr[rows[k] + 1]++;
-    for (uint32_t r = 0; r < c->n_rows; ++r) c->row_ptr[r + 1] += c->row_ptr[r];
-    uint64_t *fill = vl__calloc((size_t)c->n_rows, sizeof *fill);
-    if (!fill) return -1;
-    if (w) *w_out = vl__calloc(n, sizeof(float));
-    if (dl) *dl_out = vl__calloc(n, sizeof(float));
-    for (uint64_t k = 0; k < n; ++k) {
-        uint64_t at = c->row_ptr[rows[k]] + fill[rows[k]]++;
-        c->col[at] = cols[k];
-        if (w) (*w_out)[at] = w[k];
-        if (dl) (*dl_out)[at] = dl[k];
+    if (w && !(*w_out = vl__calloc(n, sizeof(float)))) return -1;
+    if (dl && !(*dl_out = vl__calloc(n, sizeof(float)))) return -1;
+    const size_t nr = c->n_rows;
+    int T = 1;
+#ifdef _OPENMP
+    T = omp_get_max_threads();
+#endif
+    if ((uint64_t)T > n / 1024 + 1) T = (int)(n / 1024 + 1);   /* at least 1024 pairs a thread */
+    while (T > 1 && (size_t)T * nr > ((size_t)64 << 20)) --T;  /* counters: at most 512 MiB */
+    uint64_t *start = vl__calloc((size_t)T * nr, sizeof *start); /* start[t * nr + r] */
+    if (!start) return -1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+#endif
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        uint64_t *cnt = start + (size_t)t * nr;
+        const uint64_t k0 = n * (uint64_t)t / (uint64_t)T, k1 = n * (uint64_t)(t + 1) / (uint64_t)T;
+        for (uint64_t k = k0; k < k1; ++k) cnt[rows[k]]++;
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp single
+#endif
+        {
+            uint64_t at = 0;
+            for (size_t r = 0; r < nr; ++r) {
+                c->row_ptr[r] = at;
+                for (int u = 0; u < T; ++u) {
+                    const uint64_t m = start[(size_t)u * nr + r];
+                    start[(size_t)u * nr + r] = at;
+                    at += m;
+                }
+            }
+            c->row_ptr[nr] = at;
+        } /* the single's implied barrier: every start is set */
+        float *wo = w ? *w_out : NULL, *dlo = dl ? *dl_out : NULL;
+        for (uint64_t k = k0; k < k1; ++k) {
+            const uint64_t at = cnt[rows[k]]++;
+            c->col[at] = cols[k];
+            if (wo) wo[at] = w[k];
+            if (dlo) dlo[at] = dl[k];
+        }
     }
-    free(fill);
+    free(start);
     c->n_syn = n;
     return 0;
 }
