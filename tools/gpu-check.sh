@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${OUT:-$ROOT/out/gpu-check}
 mkdir -p "$OUT"
-log() { echo "== $*" | tee -a "$OUT/gpu-check.log"; }
+log() { echo "== [${SECONDS}s] $*" | tee -a "$OUT/gpu-check.log"; } # seconds since the start: the time budget
 # The device tool returns at most 8 files from $OUT: the bulky logs go into one archive at exit,
 # also when the run is cut short (timeout sends TERM).
 pack() {
@@ -63,7 +63,7 @@ bench() { # name backend model [args...]
     END {rate = (sz > 0 && ms > 0) ? tot / sz / (ms / 1000) : 0
          printf "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\n", name, be, n, syn, rate, ev, us, rtf, dev, rc}' "$f" \
     >>"$OUT/bench.tsv"
-  { echo "### $name $be: VOLLEY_CUDA_MODE=${MODE:-} ${BENCH_ENV:-} $V run $model --backend $be --no-output --quiet $*"
+  { echo "### [${SECONDS}s] $name $be: VOLLEY_CUDA_MODE=${MODE:-} ${BENCH_ENV:-} $V run $model --backend $be --no-output --quiet $*"
     cat "$f"; } >>"$OUT/bench-runs.log"
   rm -f "$f"
 }
@@ -119,7 +119,7 @@ evprof coba-4000 -- configs/coba.yaml --duration "0.5 s"
 for e in VOLLEY_CUDA_UPDATE=thread "${VARIANTS[@]}"; do
   evprof coba-1M "$e" -- configs/coba.yaml --duration "0.3 s" "${COBA_1M[@]}"
 done
-for e in VOLLEY_CUDA_UPDATE=thread VOLLEY_CUDA_UPDATE=bounds VOLLEY_CUDA_SCATTER=4; do # PD14 takes 9 s to build
+for e in VOLLEY_CUDA_UPDATE=thread VOLLEY_CUDA_UPDATE=bounds VOLLEY_CUDA_SCATTER=4; do # PD14 took 9 s to build (before the parallel CSR conversion)
   [ -e configs/pd14.yaml ] && evprof pd14 "$e" -- configs/pd14.yaml --duration "0.3 s"
 done
 evprof brunel-hakim-1e5 -- configs/brunel_hakim.yaml --duration "0.3 s" \
