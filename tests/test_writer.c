@@ -1,7 +1,8 @@
-/* The writer's own chunk compression (src/record/compress.h): spikes handed over in appends of
- * awkward sizes (empty, one, exactly filling a chunk, several chunks at once) are read back by
- * the HDF5 library itself, which undoes the shuffle and deflate filters the datasets declare: every
- * timestamp and node id must come back exactly, with 1 and with 3 compression threads, and the
+/* The writer's own chunk compression (src/record/compress.h): spikes and report frames handed
+ * over in appends of awkward sizes (empty, one, exactly filling a chunk, several chunks at once)
+ * are read back by the HDF5 library itself, which undoes the shuffle and deflate filters the
+ * datasets declare: every timestamp, node id and sampled value (two variables, interleaved in the
+ * writer's frames) must come back exactly, with 1 and with 3 compression threads, and the
  * datasets must still declare shuffle + deflate, so any reader decodes them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,15 +22,34 @@
 #include "record/compress.h"
 #include "record/record.h"
 
-/* Spikes per step of each chunk (the chunk holds one step per entry; 0 = an empty chunk). The
- * datasets' chunks hold 32768 elements. */
+/* Spikes in the first three steps of each chunk (0 = none). The spike datasets' chunks hold
+ * 32768 elements. */
 static const uint32_t chunk_spikes[][3] = {
     {0, 0, 0}, {5, 0, 0}, {32763, 0, 0}, {1, 0, 0}, {30000, 40000, 0}, {32768, 0, 0}, {7, 12345, 3},
 };
+/* Steps of each chunk, each a frame of the report (N_IDS neurons, 2 variables): its chunks hold
+ * 262144 / (4 * 37) = 1771 frames. */
+static const uint32_t chunk_steps[] = {3, 3, 1770, 1, 3, 1771, 4000};
 #define N_CHUNK (sizeof chunk_spikes / sizeof chunk_spikes[0])
 #define N_NEURONS 100000u
+#define N_IDS 37u
 
 static uint32_t spike_id(uint64_t step, uint32_t j) { return (uint32_t)((j * 7919u + step * 104729u) % N_NEURONS); }
+/* Sampled value of variable var of recorded neuron i at step t: distinct, not smooth. */
+static float sample(uint64_t t, uint32_t var, uint32_t i) {
+    return (float)(t % 9973) * 0.37f - 60.0f + (float)var * 100.0f + (float)i * 0.013f;
+}
+
+static void expect_filters(hid_t ds) {
+    hid_t pl = H5Dget_create_plist(ds);
+    assert_int_equal(H5Pget_nfilters(pl), 2); /* what a reader needs to decode them */
+    unsigned flags, cd[4];
+    size_t ncd = 4;
+    assert_int_equal(H5Pget_filter2(pl, 0, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_SHUFFLE);
+    ncd = 4;
+    assert_int_equal(H5Pget_filter2(pl, 1, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_DEFLATE);
+    H5Pclose(pl);
+}
 
 static void write_and_check(const char *threads) {
     char dir[] = VOLLEY_TEST_TMP "/writerXXXXXX";
@@ -39,7 +59,9 @@ static void write_and_check(const char *threads) {
     snprintf(h5, sizeof h5, "%s/out.h5", dir);
     FILE *f = fopen(yaml, "w");
     fprintf(f, "dt: 0.1 ms\nduration: 10 ms\npopulations:\n  pop: {size: %u, model: lif_cond_exp}\n"
-               "record: {spikes: [pop]}\n", N_NEURONS);
+               "record:\n  spikes: [pop]\n"
+               "  state: [{population: pop, variables: [v, g_exc], neurons: \"0:%u\", every: 0.1 ms}]\n",
+            N_NEURONS, N_IDS);
     fclose(f);
     vl_model *m = NULL;
     if (vl_model_load(yaml, NULL, 0, &m) != VL_OK) fail_msg("%s", vl_model_error(m));
@@ -51,22 +73,28 @@ static void write_and_check(const char *threads) {
     assert_int_equal(vl_z_threads(), atoi(threads));
     vl_writer *w = NULL;
     vl_writer_meta meta = {1, "test", "test"};
-    if (vl_writer_open(h5, s, &net, 3, &meta, &w, err, sizeof err) != VL_OK) fail_msg("%s", err);
+    if (vl_writer_open(h5, s, &net, 4000, &meta, &w, err, sizeof err) != VL_OK) fail_msg("%s", err);
     uint64_t step0 = 0, total = 0;
     for (size_t c = 0; c < N_CHUNK; ++c) {
         vl_chunk *ch = vl_writer_acquire(w);
         assert_non_null(ch);
         ch->step0 = step0;
-        ch->n_steps = 3;
-        for (uint32_t k = 0; k < 3; ++k) {
-            for (uint32_t j = 0; j < chunk_spikes[c][k]; ++j)
+        ch->n_steps = chunk_steps[c];
+        for (uint32_t k = 0; k < ch->n_steps; ++k) {
+            const uint32_t ns = k < 3 ? chunk_spikes[c][k] : 0;
+            for (uint32_t j = 0; j < ns; ++j)
                 assert_int_equal(vl_spike_buf_push(&ch->spk[0], k, spike_id(step0 + k, j)), 0);
-            ch->count[0][k] = chunk_spikes[c][k];
-            total += chunk_spikes[c][k];
+            ch->count[0][k] = ns;
+            total += ns;
+            for (uint32_t var = 0; var < 2; ++var) /* frame-major, the variables of a frame in turn */
+                for (uint32_t i = 0; i < N_IDS; ++i)
+                    ch->frames[0][((size_t)k * 2 + var) * N_IDS + i] = sample(step0 + k, var, i);
         }
+        ch->n_frames[0] = ch->n_steps;
         vl_writer_submit(w, ch);
-        step0 += 3;
+        step0 += ch->n_steps;
     }
+    const uint64_t frames = step0;
     vl_run_result res;
     memset(&res, 0, sizeof res);
     vl_writer_summary sum = {1, "ok", step0, &res, NULL, 0};
@@ -79,28 +107,51 @@ static void write_and_check(const char *threads) {
     uint64_t *ids = malloc(total * sizeof *ids);
     const char *names[2] = {"/spikes/pop/timestamps", "/spikes/pop/node_ids"};
     for (int q = 0; q < 2; ++q) {
-        hid_t ds = H5Dopen2(fh, names[q], H5P_DEFAULT), sp = H5Dget_space(ds), pl = H5Dget_create_plist(ds);
+        hid_t ds = H5Dopen2(fh, names[q], H5P_DEFAULT), sp = H5Dget_space(ds);
         hsize_t n = 0;
         H5Sget_simple_extent_dims(sp, &n, NULL);
         assert_int_equal(n, total);
-        assert_int_equal(H5Pget_nfilters(pl), 2); /* what a reader needs to decode them */
-        unsigned flags, cd[4];
-        size_t ncd = 4;
-        assert_int_equal(H5Pget_filter2(pl, 0, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_SHUFFLE);
-        ncd = 4;
-        assert_int_equal(H5Pget_filter2(pl, 1, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_DEFLATE);
+        expect_filters(ds);
         herr_t rc = q ? H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids)
                       : H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, ts);
         assert_true(rc >= 0);
-        H5Pclose(pl);
         H5Sclose(sp);
         H5Dclose(ds);
     }
+    float *data[2];
+    const char *rep_names[2] = {"/report/pop/data", "/report/pop/data_g_exc"};
+    for (int var = 0; var < 2; ++var) {
+        hid_t ds = H5Dopen2(fh, rep_names[var], H5P_DEFAULT), sp = H5Dget_space(ds);
+        hsize_t dims[2] = {0, 0};
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        assert_int_equal(dims[0], frames);
+        assert_int_equal(dims[1], N_IDS);
+        expect_filters(ds);
+        data[var] = malloc(frames * N_IDS * sizeof(float));
+        assert_true(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data[var]) >= 0);
+        H5Sclose(sp);
+        H5Dclose(ds);
+    }
+    double t3[3];
+    hid_t td = H5Dopen2(fh, "/report/pop/mapping/time", H5P_DEFAULT);
+    assert_true(H5Dread(td, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t3) >= 0);
+    H5Dclose(td);
     H5Fclose(fh);
+    assert_true(t3[1] == (double)frames * 0.1); /* the end of the time range counts every frame */
+    size_t bad_frames = 0;
+    for (uint64_t t = 0; t < frames; ++t)
+        for (uint32_t var = 0; var < 2; ++var)
+            for (uint32_t i = 0; i < N_IDS; ++i)
+                if (data[var][t * N_IDS + i] != sample(t, var, i) && bad_frames++ < 5)
+                    print_error("frame %llu, variable %u, neuron %u: %g, expected %g\n", (unsigned long long)t, var, i,
+                                data[var][t * N_IDS + i], sample(t, var, i));
+    assert_int_equal(bad_frames, 0);
+    free(data[0]);
+    free(data[1]);
     size_t at = 0, bad = 0;
     step0 = 0;
-    for (size_t c = 0; c < N_CHUNK; ++c, step0 += 3)
-        for (uint32_t k = 0; k < 3; ++k)
+    for (size_t c = 0; c < N_CHUNK; step0 += chunk_steps[c], ++c)
+        for (uint32_t k = 0; k < 3 && k < chunk_steps[c]; ++k)
             for (uint32_t j = 0; j < chunk_spikes[c][k]; ++j, ++at) {
                 const double t = (double)(step0 + k) * 0.1; /* the writer's expression */
                 if (ts[at] != t || ids[at] != spike_id(step0 + k, j)) {

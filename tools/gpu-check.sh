@@ -148,9 +148,13 @@ MODELS_TMP=$(mktemp -d)
   grep -E "^(spikes|simulate|write):" | sed 's/^/coba-1M with output: /' | tee -a "$OUT/gpu-check.log"
 rm -f "$MODELS_TMP/coba1M.h5"
 # The output path alone at that rate (tools/bench_writer.c): spikes per second the writer stores
-# with 1, 4 and 8 compression threads.
+# with 1, 4 and 8 compression threads, then a 2000-neuron trace per step (MB/s of state).
 for t in 1 4 8; do
   VOLLEY_WRITER_THREADS=$t timeout 60 "$BUILD/bench_writer" "$MODELS_TMP/bw.h5" --spikes 2000 --steps 20000 2>&1 |
+    sed 's/^/writer: /' | tee -a "$OUT/gpu-check.log"
+done
+for t in 1 8; do
+  VOLLEY_WRITER_THREADS=$t timeout 60 "$BUILD/bench_writer" "$MODELS_TMP/bw.h5" --spikes 0 --state 2000 --steps 20000 2>&1 |
     sed 's/^/writer: /' | tee -a "$OUT/gpu-check.log"
 done
 rm -f "$MODELS_TMP/bw.h5"

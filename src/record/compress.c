@@ -11,8 +11,6 @@
 #include <zlib.h>
 #endif
 
-#define VL_Z_ELEM 8 /* both kinds store 8-byte elements */
-
 void vl_z_shuffle(const unsigned char *in, unsigned char *out, size_t n, size_t elem) {
     for (size_t b = 0; b < elem; ++b) {
         unsigned char *o = out + b * n;
@@ -41,34 +39,38 @@ int vl_z_threads(void) {
 
 typedef struct z_pool {
     vl_zjob *jobs;
-    size_t n, max_chunk;
+    size_t n, max_chunk; /* max_chunk: bytes */
     atomic_size_t next;
     atomic_int failed;
 } z_pool;
 
 #ifdef VOLLEY_HAVE_ZLIB
-/* Fills raw with the job's chunk (head, converted values, zeros). The values go through memcpy so
- * that the bytes are the host's representation, which the writer checked is the file's. */
+/* Fills raw with the job's chunk (head, new rows, zeros). Values go through memcpy so that the
+ * bytes are the host's representation, which the writer checked is the file's. */
 static void z_fill(const vl_zjob *j, unsigned char *raw) {
-    size_t at = j->head_n * VL_Z_ELEM;
+    size_t at = j->head_n * j->row_bytes;
     if (j->head_n) memcpy(raw, j->head, at);
-    for (size_t i = 0; i < j->n; ++i, at += VL_Z_ELEM) {
+    const uint32_t *v = j->src;
+    const unsigned char *rows = j->src;
+    for (size_t i = 0; i < j->n; ++i, at += j->row_bytes) {
         if (j->kind == VL_Z_TIME) {
-            double t = (double)(j->step0 + j->src[i]) * j->dt;
-            memcpy(raw + at, &t, VL_Z_ELEM);
+            double t = (double)(j->step0 + v[i]) * j->dt;
+            memcpy(raw + at, &t, 8);
+        } else if (j->kind == VL_Z_ID) {
+            uint64_t id = v[i];
+            memcpy(raw + at, &id, 8);
         } else {
-            uint64_t v = j->src[i];
-            memcpy(raw + at, &v, VL_Z_ELEM);
+            memcpy(raw + at, rows + i * j->src_stride, j->row_bytes);
         }
     }
-    memset(raw + at, 0, j->chunk_n * VL_Z_ELEM - at);
+    memset(raw + at, 0, j->chunk_n * j->row_bytes - at);
 }
 
 static void z_one(vl_zjob *j, unsigned char *raw, unsigned char *shuf) {
-    const size_t bytes = j->chunk_n * VL_Z_ELEM;
+    const size_t bytes = j->chunk_n * j->row_bytes;
     z_fill(j, raw);
-    if (j->keep) memcpy(j->keep, raw, (j->head_n + j->n) * VL_Z_ELEM);
-    vl_z_shuffle(raw, shuf, j->chunk_n, VL_Z_ELEM);
+    if (j->keep) memcpy(j->keep, raw, (j->head_n + j->n) * j->row_bytes);
+    vl_z_shuffle(raw, shuf, bytes / j->elem, j->elem);
     uLongf len = compressBound((uLong)bytes);
     if (j->out_cap < len) {
         unsigned char *o = realloc(j->out, len);
@@ -85,7 +87,7 @@ static void z_one(vl_zjob *j, unsigned char *raw, unsigned char *shuf) {
 static void *z_worker(void *arg) {
     z_pool *p = arg;
 #ifdef VOLLEY_HAVE_ZLIB
-    unsigned char *raw = malloc(p->max_chunk * VL_Z_ELEM), *shuf = malloc(p->max_chunk * VL_Z_ELEM);
+    unsigned char *raw = malloc(p->max_chunk), *shuf = malloc(p->max_chunk);
     if (!raw || !shuf) atomic_store(&p->failed, 1);
     for (size_t k; raw && shuf && (k = atomic_fetch_add(&p->next, 1)) < p->n;) {
         z_one(&p->jobs[k], raw, shuf);
@@ -102,8 +104,8 @@ static void *z_worker(void *arg) {
 int vl_z_run(vl_zjob *jobs, size_t n, int threads) {
     if (!n) return 0;
     z_pool p = {jobs, n, 0, 0, 0};
-    for (size_t k = 0; k < n; ++k)
-        if (jobs[k].chunk_n > p.max_chunk) p.max_chunk = jobs[k].chunk_n;
+    for (size_t k = 0; k < n; ++k) /* the largest chunk in bytes */
+        if (jobs[k].chunk_n * jobs[k].row_bytes > p.max_chunk) p.max_chunk = jobs[k].chunk_n * jobs[k].row_bytes;
     size_t extra = (size_t)(threads > 1 ? threads - 1 : 0);
     if (extra > n - 1) extra = n - 1;
     pthread_t tid[64];

@@ -1,35 +1,40 @@
-/* Chunk compression for the writer's spike datasets, on several threads. HDF5 applies a
- * dataset's filters inside H5Dwrite on the calling thread only, and at 10^6 neurons on a GPU
- * deflate alone is slower than the device hands spikes over. So the writer builds each chunk
- * itself, applies the same two filters the datasets declare (shuffle, then deflate at level 1,
- * exactly as HDF5's H5Z_FILTER_SHUFFLE and H5Z_FILTER_DEFLATE do), and stores the result with
- * H5Dwrite_chunk: the file reads back as if HDF5 had filtered it. Plain C and zlib, no HDF5. */
+/* Chunk compression for the writer's spike and state datasets, on several threads. HDF5 applies
+ * a dataset's filters inside H5Dwrite on the calling thread only, and at GPU speeds deflate alone
+ * is slower than the device hands spikes and traces over. So the writer builds each chunk itself,
+ * applies the same two filters the datasets declare (shuffle, then deflate at level 1, exactly as
+ * HDF5's H5Z_FILTER_SHUFFLE and H5Z_FILTER_DEFLATE do), and stores the result with
+ * H5Dwrite_chunk: the file reads back as if HDF5 had filtered it. Plain C and zlib, no HDF5.
+ * A chunk is chunk_n rows of row_bytes (one 8-byte element for spikes, one frame of a report). */
 #ifndef VL_RECORD_COMPRESS_H
 #define VL_RECORD_COMPRESS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* How a job turns its 32-bit source values into the dataset's 8-byte little-endian elements. */
+/* How a job makes the dataset's rows from its source. */
 typedef enum vl_zkind {
-    VL_Z_TIME, /* step relative to step0 -> (double)(step0 + v) * dt, as timestamps */
-    VL_Z_ID    /* id -> uint64, as node_ids */
+    VL_Z_TIME, /* uint32 step relative to step0 -> 8-byte (double)(step0 + v) * dt, as timestamps */
+    VL_Z_ID,   /* uint32 id -> 8-byte uint64, as node_ids */
+    VL_Z_ROWS  /* rows of row_bytes copied as they are, src_stride bytes apart (report frames) */
 } vl_zkind;
 
-/* One chunk: its first `head_n` elements come from `head` (already converted: the chunk's part
- * written by the previous append), then `n` values of `src` converted by kind; the rest of the
- * chunk (beyond the dataset's extent) is zero. When `keep` is not NULL the job also copies the
- * chunk's elements there (the dataset's new partial last chunk). */
+/* One chunk: its first `head_n` rows come from `head` (the chunk's part written by the previous
+ * append), then `n` rows made from `src` by kind; the rest of the chunk (beyond the dataset's
+ * extent) is zero. When `keep` is not NULL the job also copies the chunk's rows there (the
+ * dataset's new partial last chunk). */
 typedef struct vl_zjob {
     const unsigned char *head;
     size_t head_n;
-    const uint32_t *src;
+    const void *src;
     size_t n;
     vl_zkind kind;
-    uint64_t step0;
+    uint64_t step0;      /* VL_Z_TIME */
     double dt;
-    size_t chunk_n;      /* elements per chunk (8 bytes each) */
-    unsigned char *keep; /* NULL, or chunk_n * 8 bytes */
+    size_t row_bytes;    /* 8 for VL_Z_TIME and VL_Z_ID */
+    size_t src_stride;   /* VL_Z_ROWS: bytes from one source row to the next */
+    size_t elem;         /* the datatype's size, which the shuffle works in */
+    size_t chunk_n;      /* rows per chunk */
+    unsigned char *keep; /* NULL, or chunk_n * row_bytes bytes */
     /* result */
     unsigned char *out;  /* compressed chunk (grown as needed; the caller frees) */
     size_t out_len, out_cap;

@@ -32,15 +32,16 @@ int vl_spike_buf_push(vl_spike_buf *b, uint32_t step, uint32_t id) {
     return 0;
 }
 
-/* An extendible 1-D or 2-D dataset. Spike datasets are written chunk by chunk (direct = 1,
- * record/compress.h): the writer keeps the elements of the last, partial chunk (tail) and writes
- * that chunk again, longer, at the next append. */
+/* An extendible 1-D or 2-D dataset (len rows). Spike and report datasets are written chunk by
+ * chunk (direct = 1, record/compress.h): the writer keeps the rows of the last, partial chunk
+ * (tail) and writes that chunk again, longer, at the next append. */
 typedef struct ext_ds {
     hid_t id;
     hsize_t len;
-    int direct;
-    hsize_t chunk_n;                  /* elements per chunk */
-    unsigned char *tail, *tail_next;  /* direct: chunk_n elements each */
+    int rank, direct;
+    hsize_t chunk_n;                  /* rows per chunk (a chunk spans every column) */
+    size_t elem, row_bytes;           /* the element type's size; bytes per row */
+    unsigned char *tail, *tail_next;  /* direct: chunk_n rows each */
 } ext_ds;
 
 /* A queued chunk of a direct dataset: the vl_zjob at the same index says what goes in it. */
@@ -168,6 +169,9 @@ static int ext_create(ext_ds *e, hid_t loc, const char *name, hid_t type, hsize_
     if (chunk[0] > 65536) chunk[0] = 65536;
     chunk[1] = cols;
     e->chunk_n = chunk[0];
+    e->rank = rank;
+    e->elem = elem;
+    e->row_bytes = elem * per_row;
     e->direct = 0;
     e->tail = e->tail_next = NULL;
     hid_t sp = H5Screate_simple(rank, dims, maxd), pl = H5Pcreate(H5P_DATASET_CREATE);
@@ -181,24 +185,25 @@ static int ext_create(ext_ds *e, hid_t loc, const char *name, hid_t type, hsize_
     return e->id < 0 ? -1 : 0;
 }
 
-/* Switches a 1-D dataset of 8-byte elements to direct chunk writes when chunk compression is
- * compiled in and the file's element type is the host's mem_type byte for byte (so the bytes the
- * writer builds are the file's). Otherwise it stays with H5Dwrite. */
+/* Switches a dataset to direct chunk writes when chunk compression is compiled in and the file's
+ * element type is the host's mem_type byte for byte (so the bytes the writer builds are the
+ * file's). Otherwise it stays with H5Dwrite. */
 static int ext_direct(ext_ds *e, hid_t mem_type) {
     hid_t ft = H5Dget_type(e->id);
-    int same = ft >= 0 && H5Tequal(ft, mem_type) > 0 && H5Tget_size(ft) == 8;
+    int same = ft >= 0 && H5Tequal(ft, mem_type) > 0;
     if (ft >= 0) H5Tclose(ft);
     if (!vl_z_available() || !same) return 0;
-    e->tail = malloc(e->chunk_n * 8);
-    e->tail_next = malloc(e->chunk_n * 8);
+    e->tail = malloc(e->chunk_n * e->row_bytes);
+    e->tail_next = malloc(e->chunk_n * e->row_bytes);
     if (!e->tail || !e->tail_next) return -1;
     e->direct = 1;
     return 0;
 }
 
-/* Queues the chunks that appending n values of src (converted by kind) to direct dataset e
- * writes: the partial last chunk again with the new values after its old ones, then new chunks. */
-static int z_queue(vl_writer *w, ext_ds *e, vl_zkind kind, const uint32_t *src, size_t n, uint64_t step0, double dt) {
+/* Queues the chunks that appending n rows to direct dataset e writes: the partial last chunk
+ * again with the new rows after its old ones, then new chunks. how gives the rows' source and
+ * kind (its src, n, head and chunk fields are set here). */
+static int z_queue(vl_writer *w, ext_ds *e, const vl_zjob *how, size_t n) {
     const hsize_t cn = e->chunk_n, end = e->len + n, first = e->len / cn;
     size_t done = 0;
     for (hsize_t ch = first; ch * cn < end; ++ch) {
@@ -215,16 +220,19 @@ static int z_queue(vl_writer *w, ext_ds *e, vl_zkind kind, const uint32_t *src, 
         vl_zjob *j = &w->zj[w->n_z];
         unsigned char *out = j->out;
         size_t out_cap = j->out_cap;
-        memset(j, 0, sizeof *j);
+        *j = *how;
         j->out = out;
         j->out_cap = out_cap;
+        j->out_len = 0;
+        j->zerr = 0;
+        j->keep = NULL;
         j->head_n = ch == first ? (size_t)(e->len % cn) : 0;
         j->head = j->head_n ? e->tail : NULL;
         j->n = (size_t)(cn - j->head_n) < n - done ? (size_t)(cn - j->head_n) : n - done;
-        j->src = src + done;
-        j->kind = kind;
-        j->step0 = step0;
-        j->dt = dt;
+        /* the source of row `done`: 4-byte values for spikes, src_stride apart for rows */
+        j->src = (const unsigned char *)how->src + done * (how->kind == VL_Z_ROWS ? how->src_stride : 4);
+        j->row_bytes = e->row_bytes;
+        j->elem = e->elem;
         j->chunk_n = (size_t)cn;
         done += j->n;
         if (j->head_n + j->n < cn) j->keep = e->tail_next; /* the new partial last chunk */
@@ -239,19 +247,20 @@ static void z_flush(vl_writer *w) {
     if (vl_z_run(w->zj, w->n_z, w->z_threads)) {
         int zerr = 0;
         for (size_t k = 0; k < w->n_z && !zerr; ++k) zerr = w->zj[k].zerr;
-        if (zerr) snprintf(w->err, sizeof w->err, "compressing spikes failed (zlib error %d)", zerr);
-        else snprintf(w->err, sizeof w->err, "compressing spikes failed (out of memory)");
+        if (zerr) snprintf(w->err, sizeof w->err, "compressing output chunks failed (zlib error %d)", zerr);
+        else snprintf(w->err, sizeof w->err, "compressing output chunks failed (out of memory)");
         w->failed = 1;
     }
     for (size_t k = 0; k < w->n_z && !w->failed; ++k) {
         ext_ds *e = w->zq[k].e;
-        if ((k == 0 || w->zq[k - 1].e != e) && H5Dset_extent(e->id, &w->zq[k].new_len) < 0) {
-            h5_fail(w, "extending a spike dataset");
+        hsize_t dims[2] = {w->zq[k].new_len, e->rank > 1 ? e->row_bytes / e->elem : 0};
+        if ((k == 0 || w->zq[k - 1].e != e) && H5Dset_extent(e->id, dims) < 0) {
+            h5_fail(w, "extending a dataset");
             break;
         }
-        hsize_t off = w->zq[k].chunk * e->chunk_n;
-        if (H5Dwrite_chunk(e->id, H5P_DEFAULT, 0, &off, w->zj[k].out_len, w->zj[k].out) < 0) {
-            h5_fail(w, "writing a spike chunk");
+        hsize_t off[2] = {w->zq[k].chunk * e->chunk_n, 0};
+        if (H5Dwrite_chunk(e->id, H5P_DEFAULT, 0, off, w->zj[k].out_len, w->zj[k].out) < 0) {
+            h5_fail(w, "writing a compressed chunk");
             break;
         }
         if (k + 1 == w->n_z || w->zq[k + 1].e != e) { /* the dataset's last chunk of this append */
@@ -427,6 +436,7 @@ static int create_layout(vl_writer *w, const vl_writer_meta *meta) {
             char name[48];
             snprintf(name, sizeof name, v == 0 ? "data" : "data_%s", sr->vars[v]);
             if (ext_create(&ro->data[v], g, name, H5T_IEEE_F32LE, sr->n_ids) ||
+                ext_direct(&ro->data[v], H5T_NATIVE_FLOAT) ||
                 attr_str(ro->data[v].id, "units", var_units(p, sr->vars[v])) ||
                 attr_str(ro->data[v].id, "variable", sr->vars[v]))
                 return -1;
@@ -512,8 +522,9 @@ static void write_chunk(vl_writer *w, vl_chunk *c) {
         pop_out *po = &w->pops[i];
         if (po->spikes && po->ts.direct && po->ids.direct) { /* compressed below, on several threads */
             vl_spike_buf *b = &c->spk[i];
-            if (z_queue(w, &po->ts, VL_Z_TIME, b->step, b->n, c->step0, s->dt) ||
-                z_queue(w, &po->ids, VL_Z_ID, b->id, b->n, 0, 0.0)) {
+            const vl_zjob ts = {.src = b->step, .kind = VL_Z_TIME, .step0 = c->step0, .dt = s->dt},
+                          ids = {.src = b->id, .kind = VL_Z_ID};
+            if (z_queue(w, &po->ts, &ts, b->n) || z_queue(w, &po->ids, &ids, b->n)) {
                 snprintf(w->err, sizeof w->err, "out of memory writing spikes");
                 w->failed = 1;
             }
@@ -550,14 +561,21 @@ static void write_chunk(vl_writer *w, vl_chunk *c) {
             if (nr && ext_append(&po->rate, H5T_NATIVE_FLOAT, rates, nr, 0)) h5_fail(w, "appending rates");
         }
     }
-    if (!w->failed) z_flush(w);
-    w->n_z = 0;
     for (size_t k = 0; k < s->n_state && !w->failed; ++k) {
         const vl_state_rec_spec *sr = &s->state[k];
         rep_out *ro = &w->reps[k];
         uint32_t nf = c->n_frames[k];
         if (!nf) continue;
         for (size_t v = 0; v < sr->n_vars; ++v) {
+            if (ro->data[v].direct) { /* compressed with the spikes, below: frame rows n_vars rows apart */
+                const vl_zjob rows = {.src = c->frames[k] + v * sr->n_ids, .kind = VL_Z_ROWS,
+                                      .src_stride = sr->n_vars * sr->n_ids * sizeof(float)};
+                if (z_queue(w, &ro->data[v], &rows, nf)) {
+                    snprintf(w->err, sizeof w->err, "out of memory writing state");
+                    w->failed = 1;
+                }
+                continue;
+            }
             /* frames are stored frame-major with all variables per frame: gather one variable */
             float *tmp = malloc((size_t)nf * sr->n_ids * sizeof *tmp);
             if (!tmp) { snprintf(w->err, sizeof w->err, "out of memory writing state"); w->failed = 1; break; }
@@ -567,6 +585,13 @@ static void write_chunk(vl_writer *w, vl_chunk *c) {
             if (ext_append(&ro->data[v], H5T_NATIVE_FLOAT, tmp, nf, sr->n_ids)) h5_fail(w, "appending state");
             free(tmp);
         }
+    }
+    if (!w->failed) z_flush(w); /* every queued spike and report chunk, on the compression threads */
+    w->n_z = 0;
+    for (size_t k = 0; k < s->n_state && !w->failed; ++k) { /* the reports' time ranges, now complete */
+        const vl_state_rec_spec *sr = &s->state[k];
+        const rep_out *ro = &w->reps[k];
+        if (!c->n_frames[k]) continue;
         double t3[3] = {0.0, (double)ro->data[0].len * sr->every * s->dt, sr->every * s->dt};
         if (H5Dwrite(ro->time_ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t3) < 0) h5_fail(w, "time");
     }
@@ -770,7 +795,7 @@ vl_status vl_writer_close(vl_writer *w, const vl_writer_summary *sum, char *err,
     }
     for (size_t k = 0; w->reps && k < s->n_state; ++k) {
         for (size_t v = 0; w->reps[k].data && v < s->state[k].n_vars; ++v)
-            if (w->reps[k].data[v].id > 0) H5Dclose(w->reps[k].data[v].id);
+            ext_free(&w->reps[k].data[v]);
         free(w->reps[k].data);
         if (w->reps[k].time_ds > 0) H5Dclose(w->reps[k].time_ds);
     }
