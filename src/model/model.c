@@ -61,6 +61,29 @@ uint32_t vl_proj_max_delay_steps(const vl_spec *s, const vl_proj_spec *p) {
     return (uint32_t)llround(hi / s->dt);
 }
 
+void vl_spec_mem_plan(const vl_spec *s, int cpu_state, int deterministic, vl_mem_plan *out) {
+    memset(out, 0, sizeof *out);
+    uint32_t *maxd = vl__calloc(s->n_pops ? s->n_pops : 1, sizeof(uint32_t));
+    for (size_t i = 0; i < s->n_proj; ++i) {
+        const vl_proj_spec *p = &s->proj[i];
+        double e = vl_proj_expected_synapses(s, p), rows = p->src_hi - p->src_lo, cols = p->tgt_hi - p->tgt_lo;
+        if (isnan(e)) e = 0;
+        int drawn_delay = p->delay_from_file || p->delay.kind != VL_DIST_CONST;
+        out->network += e * (4 + 4 + (drawn_delay ? 2 : 0)) + 8 * (rows + 1);
+        if (p->stdp.on) out->network += 8 * (cols + 1) + 12 * e;
+        uint32_t d = vl_proj_max_delay_steps(s, p);
+        if (maxd && d > maxd[p->tgt]) maxd[p->tgt] = d;
+    }
+    for (size_t i = 0; i < s->n_pops; ++i) {
+        const vl_pop_spec *p = &s->pops[i];
+        if (p->type != VL_POP_NEURON) continue;
+        double n = p->size, nr = (double)p->n_rec, ring = (maxd ? maxd[i] : 0) + 2.0;
+        out->network += n * 4 * (1 + nr); /* initial v and conductances */
+        if (cpu_state) out->state += n * (4 + 1 + 4 + 4 + 4 + 4 * nr) + n * nr * ring * (deterministic ? 12 : 4);
+    }
+    free(maxd);
+}
+
 static void validate(vl_model *m) {
     vl_spec *s = &m->spec;
     vl_diag *d = &m->diag;
@@ -137,7 +160,7 @@ void vl_model_summary(const vl_model *m, char *buf, size_t len) {
     OUT("model %s: dt %g ms, duration %g ms (%llu steps), seed %llu\n", s->name, s->dt, s->duration,
         (unsigned long long)vl_spec_n_steps(s), (unsigned long long)s->seed);
     uint64_t neurons = 0;
-    double bytes = 0, syn_total = 0;
+    double syn_total = 0;
     OUT("populations:\n");
     for (size_t i = 0; i < s->n_pops; ++i) {
         const vl_pop_spec *p = &s->pops[i];
@@ -146,7 +169,6 @@ void vl_model_summary(const vl_model *m, char *buf, size_t len) {
             OUT("  receptors:");
             for (size_t r = 0; r < p->n_rec; ++r) OUT(" %s", p->rec[r].name);
             neurons += p->size;
-            bytes += (double)p->size * (8 + 4.0 * p->n_rec);
         } else if (p->type == VL_POP_POISSON) {
             if (p->n_table) OUT("  rate table of %zu steps", p->n_table);
             else if (p->rates) OUT("  per-neuron rates");
@@ -157,7 +179,6 @@ void vl_model_summary(const vl_model *m, char *buf, size_t len) {
         OUT("\n");
     }
     OUT("projections:\n");
-    uint32_t *maxd = vl__calloc(s->n_pops, sizeof(uint32_t));
     for (size_t i = 0; i < s->n_proj; ++i) {
         const vl_proj_spec *p = &s->proj[i];
         double e = vl_proj_expected_synapses(s, p);
@@ -172,17 +193,13 @@ void vl_model_summary(const vl_model *m, char *buf, size_t len) {
         else {
             OUT("%s%.0f synapses\n", exact ? "" : "~", e);
             syn_total += e;
-            bytes += e * 8;
         }
-        bytes += 8.0 * (p->src_hi - p->src_lo + 1);
-        uint32_t d = vl_proj_max_delay_steps(s, p);
-        if (d > maxd[p->tgt]) maxd[p->tgt] = d;
     }
-    for (size_t i = 0; i < s->n_pops; ++i)
-        if (s->pops[i].type == VL_POP_NEURON) bytes += 4.0 * s->pops[i].size * s->pops[i].n_rec * (maxd[i] + 2);
-    free(maxd);
-    OUT("total: %llu neurons, %s%.0f synapses, memory estimate %.1f MiB\n", (unsigned long long)neurons,
-        "~", syn_total, bytes / 1048576.0);
+    vl_mem_plan mp;
+    vl_spec_mem_plan(s, 1, 0, &mp);
+    OUT("total: %llu neurons, %s%.0f synapses, memory estimate %.1f MiB (network %.1f, CPU backend state %.1f)\n",
+        (unsigned long long)neurons, "~", syn_total, (mp.network + mp.state) / 1048576.0, mp.network / 1048576.0,
+        mp.state / 1048576.0);
     if (m->diag.n_warn == 0) OUT("no warnings\n");
     for (size_t i = 0; i < m->diag.n_warn; ++i) OUT("%s\n", m->diag.warn[i]);
 #undef OUT

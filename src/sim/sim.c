@@ -143,6 +143,57 @@ static void log_msg(vl_sim *s, vl_log_level lvl, const char *msg) {
     if (s->opt.log) s->opt.log(lvl, msg, s->opt.log_user);
 }
 
+/* Memory the machine can still give this process: MemAvailable, or a cgroup v2 limit when smaller.
+ * Negative when unknown (then nothing is refused). */
+static double host_available(void) {
+    double avail = -1;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "MemAvailable:", 13)) avail = atof(line + 13) * 1024.0;
+    if (f) fclose(f);
+    double lim = -1, cur = 0;
+    if ((f = fopen("/sys/fs/cgroup/memory.max", "r"))) { /* "max" when unlimited: atof gives 0 */
+        if (fgets(line, sizeof line, f) && line[0] >= '0' && line[0] <= '9') lim = atof(line);
+        fclose(f);
+    }
+    if (lim > 0 && (f = fopen("/sys/fs/cgroup/memory.current", "r"))) {
+        if (fgets(line, sizeof line, f)) cur = atof(line);
+        fclose(f);
+        if (avail < 0 || lim - cur < avail) avail = lim - cur;
+    }
+    return avail;
+}
+
+static void fmt_bytes(double b, char out[32]) {
+    if (b >= 1073741824.0) snprintf(out, 32, "%.2f GiB", b / 1073741824.0);
+    else snprintf(out, 32, "%.1f MiB", b / 1048576.0);
+}
+
+/* The host memory plan (DESIGN.md "Memory plan"): a model that cannot fit in the memory left is
+ * refused with the numbers before the network is built, not killed halfway through it.
+ * VOLLEY_HOST_MEMORY (bytes) stands in for the machine's figure, for tests. */
+static vl_status plan_host_memory(vl_sim *s) {
+    const char *fake = getenv("VOLLEY_HOST_MEMORY");
+    double avail = fake && *fake ? atof(fake) : host_available();
+    if (avail < 0) return VL_OK;
+    vl_mem_plan p;
+    vl_spec_mem_plan(s->s, s->be == &vl_backend_cpu, s->deterministic, &p);
+    if (p.network + p.state <= avail) return VL_OK;
+    char need[32], net[32], state[32], have[32], parts[128];
+    fmt_bytes(p.network + p.state, need);
+    fmt_bytes(p.network, net);
+    fmt_bytes(p.state, state);
+    fmt_bytes(avail, have);
+    if (p.state > 0) snprintf(parts, sizeof parts, "network %s, neuron state and input rings %s", net, state);
+    else snprintf(parts, sizeof parts, "network %s", net);
+    vl__diag_error(&s->diag, (vl_mark){s->s->path, 0, 0},
+                   "the model needs about %s of memory (%s) but only %s are available; make it smaller "
+                   "(population sizes, connection probabilities, the longest delay into a population)",
+                   need, parts, have);
+    return VL_ERR_NOMEM;
+}
+
 vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **out) {
     vl_sim *s = vl__calloc(1, sizeof *s);
     *out = s;
@@ -161,6 +212,12 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
 #ifdef _OPENMP
     if (s->opt.threads > 0) omp_set_num_threads(s->opt.threads);
 #endif
+    /* The backend first (a missing device is reported before a long build), then the host
+     * memory plan, then the network. */
+    s->deterministic = s->opt.deterministic || s->s->deterministic;
+    vl_status st = vl_backend_select(s);
+    if (st != VL_OK) return st;
+    if ((st = plan_host_memory(s)) != VL_OK) return st;
     double t0 = vl__now();
     if (vl_network_build(s->s, s->seed, &s->net, &s->diag) != 0) {
         if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "out of memory building the network");
@@ -180,7 +237,6 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
     if (!s->rec_spikes) return VL_ERR_NOMEM;
     for (size_t i = 0; s->opt.output && i < s->s->n_pops; ++i) s->rec_spikes[i] = s->s->rec_spikes[i];
     s->n_state = s->opt.output ? s->s->n_state : 0;
-    s->deterministic = s->opt.deterministic || s->s->deterministic;
     s->stdp = vl__calloc(s->s->n_proj + 1, sizeof *s->stdp);
     s->stp = vl__calloc(s->s->n_proj + 1, sizeof *s->stp);
     if (!s->stdp || !s->stp) return VL_ERR_NOMEM;
@@ -208,8 +264,6 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
         p->nearest = st->nearest;
         p->multiplicative = st->multiplicative;
     }
-    vl_status st = vl_backend_select(s);
-    if (st != VL_OK) return st;
     st = s->be->init(s);
     if (st != VL_OK) {
         if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "backend %s failed to start", s->be->name);
