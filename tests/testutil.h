@@ -24,6 +24,32 @@ static inline const char *vt_write(const char *name, const char *text) {
     return p;
 }
 
+/* A model no machine can hold: 10^7 neurons with a 650 ms delay into them keep 6502 ring slots
+ * of two receptors, about 485 GiB. The memory plans (host and device) must refuse it. */
+#define VT_TOO_BIG_MODEL                                                                                   \
+    "name: too_big\ndt: 0.1 ms\nduration: 10 ms\n"                                                          \
+    "populations:\n  big: {size: 10000000, model: lif_curr_exp}\n"                                          \
+    "inputs:\n  src: {size: 1, model: spike_times, spikes: [[0, 1 ms]]}\n"                                  \
+    "projections:\n  - {from: src, to: big, receptor: exc, connect: {fixed_total_number: 1}, weight: 1 pA," \
+    " delay: 650 ms}\n"
+
+/* Loads model_path and creates a simulation of it on backend be (nothing runs), then frees both;
+ * returns vl_sim_create's status, with its error message (or "") copied into msg. */
+static inline vl_status vt_create(const char *model_path, vl_backend_kind be, char *msg, size_t len) {
+    vl_model *m = NULL;
+    assert_int_equal(vl_model_load(model_path, NULL, 0, &m), VL_OK);
+    vl_sim_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.backend = be;
+    vl_sim *s = NULL;
+    vl_status st = vl_sim_create(m, &opt, &s);
+    snprintf(msg, len, "%s", vl_sim_error(s));
+    if (st != VL_OK) printf("  %s\n", msg);
+    vl_sim_destroy(s);
+    vl_model_destroy(m);
+    return st;
+}
+
 /* VOLLEY_TEST_TMP/name, without writing anything. */
 static inline const char *vt_path(const char *name) {
     static char paths[4][1024];
