@@ -36,6 +36,9 @@ void *vl__calloc(size_t n, size_t size);
 void *vl__realloc(void *p, size_t size);
 char *vl__strdup(const char *s);
 double vl__now(void); /* monotonic seconds */
+/* Bytes of memory the machine can still give this process: /proc/meminfo's MemAvailable, or
+ * what a cgroup v2 limit leaves when that is less. Negative when unknown. */
+double vl__mem_available(void);
 
 /* Sorts a[0 .. n) ascending; tmp holds n words. Short arrays by insertion, others by an LSD radix
  * sort on bytes, with only the passes the largest key needs (the CUDA backend sorts each step's

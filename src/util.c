@@ -142,3 +142,23 @@ void vl__sort_u32(uint32_t *a, size_t n, uint32_t *tmp) {
     }
     if (src != a) memcpy(a, src, n * sizeof *a);
 }
+
+double vl__mem_available(void) {
+    double avail = -1;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "MemAvailable:", 13)) avail = atof(line + 13) * 1024.0;
+    if (f) fclose(f);
+    double lim = -1, cur = 0;
+    if ((f = fopen("/sys/fs/cgroup/memory.max", "r"))) { /* "max" when there is no limit */
+        if (fgets(line, sizeof line, f) && line[0] >= '0' && line[0] <= '9') lim = atof(line);
+        fclose(f);
+    }
+    if (lim > 0 && (f = fopen("/sys/fs/cgroup/memory.current", "r"))) {
+        if (fgets(line, sizeof line, f)) cur = atof(line);
+        fclose(f);
+        if (avail < 0 || lim - cur < avail) avail = lim - cur;
+    }
+    return avail;
+}

@@ -197,9 +197,14 @@ void vl_model_summary(const vl_model *m, char *buf, size_t len) {
     }
     vl_mem_plan mp;
     vl_spec_mem_plan(s, 1, 0, &mp);
-    OUT("total: %llu neurons, %s%.0f synapses, memory estimate %.1f MiB (network %.1f, CPU backend state %.1f)\n",
+    OUT("total: %llu neurons, %s%.0f synapses, memory estimate %.1f MiB (network %.1f, CPU backend state %.1f)",
         (unsigned long long)neurons, "~", syn_total, (mp.network + mp.state) / 1048576.0, mp.network / 1048576.0,
         mp.state / 1048576.0);
+    const double avail = vl__mem_available(); /* what run compares it with (sim.c) */
+    if (avail >= 0)
+        OUT("; %.1f MiB available here%s", avail / 1048576.0,
+            mp.network + mp.state > avail ? ": run refuses it on the CPU backend" : "");
+    OUT("\n");
     if (m->diag.n_warn == 0) OUT("no warnings\n");
     for (size_t i = 0; i < m->diag.n_warn; ++i) OUT("%s\n", m->diag.warn[i]);
 #undef OUT

@@ -143,28 +143,6 @@ static void log_msg(vl_sim *s, vl_log_level lvl, const char *msg) {
     if (s->opt.log) s->opt.log(lvl, msg, s->opt.log_user);
 }
 
-/* Memory the machine can still give this process: MemAvailable, or a cgroup v2 limit when smaller.
- * Negative when unknown (then nothing is refused). */
-static double host_available(void) {
-    double avail = -1;
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "MemAvailable:", 13)) avail = atof(line + 13) * 1024.0;
-    if (f) fclose(f);
-    double lim = -1, cur = 0;
-    if ((f = fopen("/sys/fs/cgroup/memory.max", "r"))) { /* "max" when unlimited: atof gives 0 */
-        if (fgets(line, sizeof line, f) && line[0] >= '0' && line[0] <= '9') lim = atof(line);
-        fclose(f);
-    }
-    if (lim > 0 && (f = fopen("/sys/fs/cgroup/memory.current", "r"))) {
-        if (fgets(line, sizeof line, f)) cur = atof(line);
-        fclose(f);
-        if (avail < 0 || lim - cur < avail) avail = lim - cur;
-    }
-    return avail;
-}
-
 static void fmt_bytes(double b, char out[32]) {
     if (b >= 1073741824.0) snprintf(out, 32, "%.2f GiB", b / 1073741824.0);
     else snprintf(out, 32, "%.1f MiB", b / 1048576.0);
@@ -172,10 +150,10 @@ static void fmt_bytes(double b, char out[32]) {
 
 /* The host memory plan (DESIGN.md "Memory plan"): a model that cannot fit in the memory left is
  * refused with the numbers before the network is built, not killed halfway through it.
- * VOLLEY_HOST_MEMORY (bytes) stands in for the machine's figure, for tests. */
+ * VOLLEY_HOST_MEMORY (bytes) stands in for the machine's figure (vl__mem_available), for tests. */
 static vl_status plan_host_memory(vl_sim *s) {
     const char *fake = getenv("VOLLEY_HOST_MEMORY");
-    double avail = fake && *fake ? atof(fake) : host_available();
+    double avail = fake && *fake ? atof(fake) : vl__mem_available();
     if (avail < 0) return VL_OK;
     vl_mem_plan p;
     vl_spec_mem_plan(s->s, s->be == &vl_backend_cpu, s->deterministic, &p);
