@@ -70,9 +70,10 @@ static void write_and_check(const char *threads) {
     vl_diag d = {0};
     assert_int_equal(vl_network_build(s, 1, &net, &d), 0);
     setenv("VOLLEY_WRITER_THREADS", threads, 1);
-    assert_int_equal(vl_z_threads(), atoi(threads));
+    assert_int_equal(vl_z_threads(0), atoi(threads));
+    assert_int_equal(vl_z_threads(5), atoi(threads)); /* the variable wins over --threads */
     vl_writer *w = NULL;
-    vl_writer_meta meta = {1, "test", "test"};
+    vl_writer_meta meta = {1, "test", "test", 0};
     if (vl_writer_open(h5, s, &net, 4000, &meta, &w, err, sizeof err) != VL_OK) fail_msg("%s", err);
     uint64_t step0 = 0, total = 0;
     for (size_t c = 0; c < N_CHUNK; ++c) {
@@ -191,6 +192,20 @@ static void test_shuffle_layout(void **st) {
         for (int b = 0; b < 8; ++b) assert_int_equal(out[b * 3 + i], in[i * 8 + b]);
 }
 
+/* Who picks the compression threads: VOLLEY_WRITER_THREADS, else the run's --threads, else the
+ * online CPUs up to 8. */
+static void test_thread_choice(void **st) {
+    (void)st;
+    unsetenv("VOLLEY_WRITER_THREADS");
+    assert_int_equal(vl_z_threads(3), 3);
+    assert_int_equal(vl_z_threads(1), 1);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(vl_z_threads(0), cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus);
+    setenv("VOLLEY_WRITER_THREADS", "2", 1);
+    assert_int_equal(vl_z_threads(3), 2);
+    unsetenv("VOLLEY_WRITER_THREADS");
+}
+
 int main(void) {
     if (!vl_z_available()) {
         printf("chunk compression not compiled in (no zlib): nothing to test\n");
@@ -198,6 +213,7 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shuffle_layout),
+        cmocka_unit_test(test_thread_choice),
         cmocka_unit_test(test_one_thread),
         cmocka_unit_test(test_three_threads),
     };

@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
     if (vl_network_build(s, 1, &net, &d)) { fprintf(stderr, "%s\n", d.err); return 1; }
     vl_writer *w = NULL;
     char err[2048];
-    vl_writer_meta meta = {1, "synthetic", "bench_writer"};
+    vl_writer_meta meta = {1, "synthetic", "bench_writer", 0};
     if (vl_writer_open(out, s, &net, (uint32_t)chunk, &meta, &w, err, sizeof err) != VL_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
     if (v >= 0) H5Oclose(v);
     if (fh >= 0) H5Fclose(fh);
     char how[64];
-    if (vl_z_available()) snprintf(how, sizeof how, "%d compression threads", vl_z_threads());
+    if (vl_z_available()) snprintf(how, sizeof how, "%d compression threads", vl_z_threads(0));
     else snprintf(how, sizeof how, "HDF5 filters, no zlib at build time");
     const double mb = 4e-6 * (double)state * (double)steps;
     printf("spikes %llu, state %.0f MB  wall %.3f s (generating %.3f s, draining at close %.3f s)  writer busy %.3f s"

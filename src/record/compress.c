@@ -27,12 +27,13 @@ int vl_z_available(void) {
 #endif
 }
 
-int vl_z_threads(void) {
+int vl_z_threads(int hint) {
     const char *e = getenv("VOLLEY_WRITER_THREADS");
     if (e && *e) {
         int n = atoi(e);
         return n < 1 ? 1 : n > 64 ? 64 : n;
     }
+    if (hint > 0) return hint > 64 ? 64 : hint;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 8 ? 8 : (int)n;
 }

@@ -43,9 +43,10 @@ typedef struct vl_zjob {
 
 /* 1 when chunk compression is compiled in (zlib found at build time). */
 int vl_z_available(void);
-/* The compression threads the writer uses: VOLLEY_WRITER_THREADS (1-64) or the online CPUs,
- * at most 8. */
-int vl_z_threads(void);
+/* The compression threads the writer uses: VOLLEY_WRITER_THREADS (1-64) when set, else `hint`
+ * when positive (the run's --threads: a user who caps a run's CPUs, e.g. for a sweep of parallel
+ * runs, caps its writer too), else the online CPUs, at most 8. */
+int vl_z_threads(int hint);
 /* Runs every job on up to `threads` threads (the caller's thread is one of them). Returns 0, or
  * -1 when a job failed (its zerr set) or a thread could not start or memory ran out. */
 int vl_z_run(vl_zjob *jobs, size_t n, int threads);

@@ -37,6 +37,7 @@ typedef struct vl_writer vl_writer;
 typedef struct vl_writer_meta {
     uint64_t seed;
     const char *backend, *device;
+    int threads; /* the run's --threads (0: not given), a hint for the compression threads */
 } vl_writer_meta;
 
 /* Opens the output (path may be NULL: chunks are then only recycled). chunk_steps bounds a

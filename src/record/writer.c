@@ -674,7 +674,7 @@ vl_status vl_writer_open(const char *path, const vl_spec *s, const vl_network *n
     w->bin_steps = s->rate_bin > 0 ? (uint32_t)llround(s->rate_bin / s->dt) : 0;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    w->z_threads = vl_z_threads();
+    w->z_threads = vl_z_threads(meta ? meta->threads : 0);
     for (int i = 0; i < N_CHUNKS; ++i)
         if (chunk_alloc(s, chunk_steps, &w->chunks[i])) {
             snprintf(err, errlen, "out of memory for the recording buffers");

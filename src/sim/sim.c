@@ -248,7 +248,7 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
         return st;
     }
     char err[2048] = "";
-    vl_writer_meta meta = {s->seed, s->be->name, s->device};
+    vl_writer_meta meta = {s->seed, s->be->name, s->device, s->opt.threads};
     st = vl_writer_open(s->opt.output, s->s, &s->net, s->chunk_steps, &meta, &s->writer, err, sizeof err);
     if (st != VL_OK) {
         vl__diag_error(&s->diag, (vl_mark){0}, "%s", err);
