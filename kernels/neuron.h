@@ -217,8 +217,12 @@ VL_HD int32_t vl_poisson_count(float lambda, float exp_neg_lambda, float u) {
 /* A neuron's random inputs for one step from one Philox block r (stream VL_STREAM_NOISE, counter
  * (step, neuron)): the background events are added to their receptor's input in[bg_rec * stride],
  * and the noise draw z is returned (0 without noise). Both backends call this, so the draws match. */
+VL_HD float vl_bg_events(const vl_neuron_params *p, float u) { /* from the uniform u = vl_u01f(r.v[2]) */
+    return (float)vl_poisson_count(p->bg_lambda, p->bg_exp, u) * p->bg_weight;
+}
+
 VL_HD float vl_bg_input(const vl_neuron_params *p, vl_u32x4 r) { /* what receptor bg_rec receives (bg_lambda > 0) */
-    return (float)vl_poisson_count(p->bg_lambda, p->bg_exp, vl_u01f(r.v[2])) * p->bg_weight;
+    return vl_bg_events(p, vl_u01f(r.v[2]));
 }
 
 VL_HD float vl_noise_draw(const vl_neuron_params *p, vl_u32x4 r) {

@@ -16,8 +16,7 @@ typedef struct { uint32_t v[4]; } vl_u32x4;
 #define VL_PHILOX_W1 0xBB67AE85u
 
 VL_HD vl_u32x4 vl_philox4x32_10(vl_u32x4 c, uint32_t k0, uint32_t k1) {
-    for (int r = 0; r < 10; ++r) {
-        if (r > 0) { k0 += VL_PHILOX_W0; k1 += VL_PHILOX_W1; }
+    for (int r = 0; r < 10; ++r) { /* round r uses the key bumped r times */
         uint64_t p0 = (uint64_t)VL_PHILOX_M0 * c.v[0];
         uint64_t p1 = (uint64_t)VL_PHILOX_M1 * c.v[2];
         vl_u32x4 n;
@@ -26,6 +25,8 @@ VL_HD vl_u32x4 vl_philox4x32_10(vl_u32x4 c, uint32_t k0, uint32_t k1) {
         n.v[2] = (uint32_t)(p0 >> 32) ^ c.v[3] ^ k1;
         n.v[3] = (uint32_t)p0;
         c = n;
+        k0 += VL_PHILOX_W0;
+        k1 += VL_PHILOX_W1;
     }
     return c;
 }
@@ -56,10 +57,12 @@ VL_HD double vl_u01d(uint32_t hi, uint32_t lo) {
     return ((double)(m >> 1) + 0.5) * (1.0 / 4503599627370496.0); /* 52 bits + 1/2: never 0 or 1 */
 }
 
-/* Standard normal from two words (Box-Muller, one of the pair). */
+/* Standard normal from two words (Box-Muller, one of the pair). Only operations that IEEE 754
+ * rounds exactly (sqrtf among them) and the call-free vl_logf and vl_cos2pif: the CPU and the GPU
+ * give the same bits, so noise too is identical on both backends in deterministic mode. */
 VL_HD float vl_normalf(uint32_t a, uint32_t b) {
     float u1 = vl_u01f(a), u2 = vl_u01f(b);
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+    return sqrtf(-2.0f * vl_logf(u1)) * vl_cos2pif(u2);
 }
 
 #endif

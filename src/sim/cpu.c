@@ -34,7 +34,8 @@ typedef struct cpu_pop {
 
 typedef struct cpu_state {
     cpu_pop *pops;
-    float *acc_G, *acc_GE, *acc_Z; /* per-neuron accumulators and noise draws (largest population) */
+    float *acc_G, *acc_GE, *acc_Z, *acc_U; /* per-neuron accumulators, noise draws and background uniforms
+                                           (largest population) */
     float **A_pre, **A_post;       /* per plastic projection: traces per source row and target column */
     float **stp_u, **stp_x;        /* per projection with short-term dynamics: state per source row */
     float **stp_f;                 /* and this step's factor per arriving row */
@@ -72,6 +73,7 @@ static void cpu_destroy(vl_sim *s) {
         free(cs->acc_G);
         free(cs->acc_GE);
         free(cs->acc_Z);
+        free(cs->acc_U);
     }
     free(cs);
     s->be_state = NULL;
@@ -87,7 +89,8 @@ static vl_status cpu_init(vl_sim *s) {
     cs->acc_G = vl__calloc(largest, sizeof *cs->acc_G);
     cs->acc_GE = vl__calloc(largest, sizeof *cs->acc_GE);
     cs->acc_Z = vl__calloc(largest, sizeof *cs->acc_Z);
-    if (!cs->acc_G || !cs->acc_GE || !cs->acc_Z) return VL_ERR_NOMEM;
+    cs->acc_U = vl__calloc(largest, sizeof *cs->acc_U);
+    if (!cs->acc_G || !cs->acc_GE || !cs->acc_Z || !cs->acc_U) return VL_ERR_NOMEM;
     for (size_t i = 0; i < s->s->n_pops; ++i) {
         const vl_pop_rt *rt = &s->rt[i];
         cpu_pop *p = &cs->pops[i];
@@ -226,7 +229,7 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
     const int64_t n = rt->size;
     const int32_t model = np->model, nr = np->n_rec;
     float *in = p->ring + (size_t)(t % rt->ring_len) * (size_t)nr * (size_t)n;
-    float *v = p->v, *g = p->g, *G = cs->acc_G, *GE = cs->acc_GE, *Z = cs->acc_Z;
+    float *v = p->v, *g = p->g, *G = cs->acc_G, *GE = cs->acc_GE, *Z = cs->acc_Z, *U = cs->acc_U;
     const int random_inputs = np->noise != 0.0f || np->bg_lambda > 0.0f;
     int32_t *refr = p->refr;
     uint8_t *flag = p->flag;
@@ -245,11 +248,24 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
         }
 #pragma omp for simd schedule(static) nowait
         for (int64_t k = 0; k < n; ++k) vl_acc_init(np, &G[k], &GE[k]);
-        if (random_inputs) { /* noise draws and background events, one Philox block per neuron */
+        if (random_inputs) { /* one Philox block per neuron: the draws vectorise, the Poisson counts (a search) do not */
+            if (np->noise != 0.0f) {
+#pragma omp for simd schedule(static) nowait
+                for (int64_t k = 0; k < n; ++k) {
+                    vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+                    Z[k] = vl_normalf(r.v[0], r.v[1]);
+                    U[k] = vl_u01f(r.v[2]);
+                }
+            } else { /* Z is not read (membrane_pass gets none) */
+#pragma omp for simd schedule(static) nowait
+                for (int64_t k = 0; k < n; ++k)
+                    U[k] = vl_u01f(vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k).v[2]);
+            }
+            if (np->bg_lambda > 0.0f) {
+                float *in_bg = in + (size_t)np->bg_rec * (size_t)n;
 #pragma omp for schedule(static) nowait
-            for (int64_t k = 0; k < n; ++k)
-                Z[k] = vl_neuron_draws(np, vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k),
-                                       in + k, (size_t)n);
+                for (int64_t k = 0; k < n; ++k) in_bg[k] += vl_bg_events(np, U[k]);
+            }
         }
         for (int32_t r = 0; r < nr; ++r) {
             float *gr = g + (size_t)r * (size_t)n, *ir = in + (size_t)r * (size_t)n;
