@@ -31,7 +31,7 @@ echo "$out" | grep -q "cuba.yaml *4000 " || fail "bench table lacks the model li
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert len(r) == 1 and r[0]["neurons"] == 4000 and r[0]["synapses"] > 300000, r
-assert r[0]["us_per_step"] > 0 and r[0]["rtf"] > 0 and r[0]["rate_hz"] > 0, r
+assert r[0]["us_per_step"] > 0 and r[0]["rtf"] > 0 and r[0]["rate_hz"] > 0 and r[0]["build_s"] > 0, r
 PY
 "$V" bench "$TMP/missing.yaml" --repeat 1 >/dev/null 2>&1; [ $? = 2 ] || fail "bench on a missing model should exit 2"
 echo "backend selection, exit codes and bench as documented (GPU present: $has_gpu)"

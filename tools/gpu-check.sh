@@ -64,13 +64,13 @@ bench() { # name backend model [args...]
   env VOLLEY_CUDA_MODE="${MODE:-}" ${BENCH_ENV:-} timeout 60 "$V" run "$model" --backend "$be" --no-output --quiet "$@" >"$f" 2>&1
   local rc=$?
   awk -v name="$name" -v be="$be" -v rc="$rc" '
-    /^network:/ {n=$2; syn=$4}
+    /^network:/ {n=$2; syn=$4; build=$(NF-1)}
     /^[A-Za-z_0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+$/ {tot+=$3; sz+=$2}
     /^synaptic events:/ {ev=$4; gsub(/\(/,"",ev)}
     /^simulate:/ {s=$2; ms=$5; rtf=$10; sub(/,/,"",rtf); us=$11}
     /^volley .* on (cpu|cuda) \(/ {dev=$0; sub(/^[^(]*\(/,"",dev); sub(/\)$/,"",dev)}
     END {rate = (sz > 0 && ms > 0) ? tot / sz / (ms / 1000) : 0
-         printf "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\n", name, be, n, syn, rate, ev, us, rtf, dev, rc}' "$f" \
+         printf "%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%s\t%s\t%s\n", name, be, n, syn, rate, ev, us, rtf, dev, rc, build}' "$f" \
     >>"$OUT/bench.tsv"
   { echo "### [${SECONDS}s] $name $be: VOLLEY_CUDA_MODE=${MODE:-} ${BENCH_ENV:-} $V run $model --backend $be --no-output --quiet $*"
     cat "$f"; } >>"$OUT/bench-runs.log"
@@ -179,18 +179,19 @@ import json, sys
 rows = []
 for line in open(sys.argv[1]):
     f = line.rstrip("\n").split("\t")
-    if len(f) < 10: continue
-    name, be, n, syn, rate, ev, us, rtf, dev, rc = f
+    if len(f) < 11: continue
+    name, be, n, syn, rate, ev, us, rtf, dev, rc, build = f[:11]
     def num(x):
         try: return float(x)
         except ValueError: return None
     rows.append(dict(model=name, backend=be, neurons=num(n), synapses=num(syn), rate_hz=num(rate),
-                     events_per_s=num(ev), us_per_step=num(us), rtf=num(rtf), device=dev, rc=int(rc or 1)))
+                     events_per_s=num(ev), us_per_step=num(us), rtf=num(rtf), device=dev, rc=int(rc or 1),
+                     build_s=num(build)))
 json.dump(rows, open(sys.argv[2], "w"), indent=1)
-print(f"{'model':18} {'backend':7} {'N':>9} {'synapses':>11} {'rate Hz':>8} {'events/s':>10} {'us/step':>9} {'RTF':>8}  device")
+print(f"{'model':18} {'backend':7} {'N':>9} {'synapses':>11} {'rate Hz':>8} {'events/s':>10} {'us/step':>9} {'RTF':>8} {'build s':>8}  device")
 for r in rows:
     print(f"{r['model']:18} {r['backend']:7} {r['neurons'] or 0:9.0f} {r['synapses'] or 0:11.0f} "
-          f"{r['rate_hz'] or 0:8.2f} {r['events_per_s'] or 0:10.3g} {r['us_per_step'] or 0:9.2f} {r['rtf'] or 0:8.4f}  {r['device']}"
+          f"{r['rate_hz'] or 0:8.2f} {r['events_per_s'] or 0:10.3g} {r['us_per_step'] or 0:9.2f} {r['rtf'] or 0:8.4f} {r['build_s'] or 0:8.2f}  {r['device']}"
           + ("" if r['rc'] == 0 else f"  (exit {r['rc']})"))
 PY
 /usr/bin/env python3 tools/bench-table.py "$OUT/bench.json" >"$OUT/bench-table.md" 2>&1 || true

@@ -253,8 +253,8 @@ static int cmd_bench(int argc, char **argv) {
     FILE *js = json ? fopen(json, "w") : NULL;
     if (json && !js) { fprintf(stderr, "volley bench: cannot write '%s': %s\n", json, strerror(errno)); return 1; }
     if (js) fprintf(js, "[\n");
-    printf("%-28s %10s %12s %9s %12s %10s %9s  %s\n", "model", "neurons", "synapses", "rate Hz", "events/s", "us/step",
-           "RTF", "backend (device)");
+    printf("%-28s %10s %12s %9s %12s %10s %9s %8s  %s\n", "model", "neurons", "synapses", "rate Hz", "events/s",
+           "us/step", "RTF", "build s", "backend (device)");
     int rc = 0;
     for (size_t k = 0; k < n_models; ++k) {
         vl_model *m = NULL;
@@ -264,7 +264,7 @@ static int cmd_bench(int argc, char **argv) {
             rc = 2;
             continue;
         }
-        double sims[100], rate = 0, ev = 0, ms = 0, neurons = 0, syn = 0, dt = vl_model_dt(m);
+        double sims[100], builds[100], rate = 0, ev = 0, ms = 0, neurons = 0, syn = 0, dt = vl_model_dt(m);
         char backend[200] = "";
         int ok = 1;
         for (int r = 0; r < repeat && ok; ++r) {
@@ -283,6 +283,7 @@ static int cmd_bench(int argc, char **argv) {
                 neurons = (double)res->n_neurons;
                 syn = (double)res->n_synapses;
                 sims[r] = res->sim_s;
+                builds[r] = res->build_s;
                 snprintf(backend, sizeof backend, "%s (%s)", res->backend, res->device);
             }
             vl_sim_destroy(s);
@@ -290,13 +291,17 @@ static int cmd_bench(int argc, char **argv) {
         vl_model_destroy(m);
         if (!ok) { rc = 1; continue; }
         qsort(sims, (size_t)repeat, sizeof *sims, cmp_double);
+        qsort(builds, (size_t)repeat, sizeof *builds, cmp_double);
         double med = repeat % 2 ? sims[repeat / 2] : 0.5 * (sims[repeat / 2 - 1] + sims[repeat / 2]);
+        double build = repeat % 2 ? builds[repeat / 2] : 0.5 * (builds[repeat / 2 - 1] + builds[repeat / 2]);
         double us = ms > 0 ? 1e6 * med / (ms / dt) : 0, rtf = ms > 0 ? med / (ms * 1e-3) : 0;
-        printf("%-28s %10.0f %12.0f %9.2f %12.4g %10.3f %9.4f  %s\n", models[k], neurons, syn, rate, ev, us, rtf, backend);
+        printf("%-28s %10.0f %12.0f %9.2f %12.4g %10.3f %9.4f %8.3f  %s\n", models[k], neurons, syn, rate, ev, us, rtf,
+               build, backend);
         if (js)
             fprintf(js, "%s {\"model\": \"%s\", \"neurons\": %.0f, \"synapses\": %.0f, \"rate_hz\": %.4f, "
-                        "\"events_per_s\": %.6g, \"us_per_step\": %.4f, \"rtf\": %.5f, \"repeat\": %d, "
-                        "\"backend\": \"%s\"}\n", k ? "," : "", models[k], neurons, syn, rate, ev, us, rtf, repeat, backend);
+                        "\"events_per_s\": %.6g, \"us_per_step\": %.4f, \"rtf\": %.5f, \"build_s\": %.4f, "
+                        "\"repeat\": %d, \"backend\": \"%s\"}\n", k ? "," : "", models[k], neurons, syn, rate, ev, us, rtf,
+                    build, repeat, backend);
     }
     if (js) { fprintf(js, "]\n"); fclose(js); }
     return rc;
