@@ -67,4 +67,42 @@ VL_HD float vl_cos2pif(float u) {
     return ((n + 1) & 2) ? -m : m;
 }
 
+/* The same two in double precision, for the network's drawn weights and delays (to a float or a
+ * step count, so that the last bits seldom matter: against libm, 0 of 4e7 drawn float weights
+ * differed). log: the reduction above with R to z^10 (first omitted term below 1e-18), error at
+ * most 1 ulp; ln 2 is split so that k ln2_hi is exact for every exponent. */
+VL_HD double vl_log(double x) {
+    union { double f; uint64_t i; } u;
+    u.f = x;
+    uint64_t j = u.i + (0x3ff0000000000000ull - 0x3fe6a09e667f3bcdull); /* sqrt(1/2) */
+    int32_t k = (int32_t)(j >> 52) - 1023;
+    u.i = (j & 0x000fffffffffffffull) + 0x3fe6a09e667f3bcdull;
+    double f = u.f - 1.0, s = f / (2.0 + f), z = s * s, hfsq = 0.5 * f * f;
+    double R = z * (0.6666666666666666 + z * (0.4 + z * (0.2857142857142857 + z * (0.2222222222222222 +
+               z * (0.18181818181818182 + z * (0.15384615384615385 + z * (0.13333333333333333 +
+               z * (0.11764705882352941 + z * (0.10526315789473684 + z * 0.09523809523809523)))))))));
+    double dk = (double)k;
+    return ((s * (hfsq + R) + dk * 5.497923018708371e-14) - hfsq + f) + dk * 0.6931471805598903;
+}
+
+/* cos(2 pi u) for |u| < 2^29 (first omitted terms below 3e-21). The quadrant picks its result with
+ * bit masks rather than a select, so that loops around it stay vectorisable. */
+VL_HD double vl_cos2pi(double u) {
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
+    double y = 4.0 * u, q = (y + magic) - magic, r = y - q, r2 = r * r;
+    double c = 1.0 + r2 * (-1.2337005501361697 + r2 * (0.253669507901048 + r2 * (-0.020863480763352957 +
+               r2 * (0.0009192602748394263 + r2 * (-2.5202042373060596e-05 + r2 * (4.710874778818169e-07 +
+               r2 * (-6.386603083791849e-09 + r2 * (6.565963114979468e-11 + r2 * -5.294400200734619e-13))))))));
+    double s = r * (1.5707963267948966 + r2 * (-0.6459640975062462 + r2 * (0.07969262624616703 +
+               r2 * (-0.004681754135318687 + r2 * (0.00016044118478735975 + r2 * (-3.598843235212084e-06 +
+               r2 * (5.692172921967924e-08 + r2 * (-6.688035109811464e-10 + r2 * 6.066935731106192e-12))))))));
+    uint32_t n = (uint32_t)(int32_t)q;
+    union { double f; uint64_t i; } uc, us, out;
+    uc.f = c;
+    us.f = s;
+    uint64_t pick = 0 - (uint64_t)(n & 1u); /* odd quadrant: sin */
+    out.i = ((uc.i & ~pick) | (us.i & pick)) ^ ((uint64_t)((n + 1u) & 2u) << 62); /* quadrants 1, 2: negated */
+    return out.f;
+}
+
 #endif

@@ -15,19 +15,26 @@ typedef struct { uint32_t v[4]; } vl_u32x4;
 #define VL_PHILOX_W0 0x9E3779B9u
 #define VL_PHILOX_W1 0xBB67AE85u
 
+/* One round with key (k0, k1). */
+VL_HD vl_u32x4 vl_philox_round(vl_u32x4 c, uint32_t k0, uint32_t k1) {
+    uint64_t p0 = (uint64_t)VL_PHILOX_M0 * c.v[0];
+    uint64_t p1 = (uint64_t)VL_PHILOX_M1 * c.v[2];
+    vl_u32x4 n;
+    n.v[0] = (uint32_t)(p1 >> 32) ^ c.v[1] ^ k0;
+    n.v[1] = (uint32_t)p1;
+    n.v[2] = (uint32_t)(p0 >> 32) ^ c.v[3] ^ k1;
+    n.v[3] = (uint32_t)p0;
+    return n;
+}
+
+/* Ten rounds, round r with the key bumped r times. Written out rather than looped: as straight-line
+ * code it vectorises inside the CPU backend's `omp simd` loops over neurons and synapses whatever
+ * the compiler's unrolling limits. */
 VL_HD vl_u32x4 vl_philox4x32_10(vl_u32x4 c, uint32_t k0, uint32_t k1) {
-    for (int r = 0; r < 10; ++r) { /* round r uses the key bumped r times */
-        uint64_t p0 = (uint64_t)VL_PHILOX_M0 * c.v[0];
-        uint64_t p1 = (uint64_t)VL_PHILOX_M1 * c.v[2];
-        vl_u32x4 n;
-        n.v[0] = (uint32_t)(p1 >> 32) ^ c.v[1] ^ k0;
-        n.v[1] = (uint32_t)p1;
-        n.v[2] = (uint32_t)(p0 >> 32) ^ c.v[3] ^ k1;
-        n.v[3] = (uint32_t)p0;
-        c = n;
-        k0 += VL_PHILOX_W0;
-        k1 += VL_PHILOX_W1;
-    }
+#define VL_PHILOX_ROUND(r) c = vl_philox_round(c, k0 + (r) * VL_PHILOX_W0, k1 + (r) * VL_PHILOX_W1)
+    VL_PHILOX_ROUND(0u); VL_PHILOX_ROUND(1u); VL_PHILOX_ROUND(2u); VL_PHILOX_ROUND(3u); VL_PHILOX_ROUND(4u);
+    VL_PHILOX_ROUND(5u); VL_PHILOX_ROUND(6u); VL_PHILOX_ROUND(7u); VL_PHILOX_ROUND(8u); VL_PHILOX_ROUND(9u);
+#undef VL_PHILOX_ROUND
     return c;
 }
 
@@ -51,10 +58,20 @@ VL_HD vl_u32x4 vl_rand4(uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, 
  * largest value is 1 - 2^-24, never 1). */
 VL_HD float vl_u01f(uint32_t x) { return ((float)(x >> 9) + 0.5f) * (1.0f / 8388608.0f); }
 
-/* Uniform in the open interval (0, 1) with 52 bits, from two words, as double. */
+/* Uniform in the open interval (0, 1) with 52 bits, from two words, as double: (M + 1/2) 2^-52 with
+ * M = m >> 1 < 2^52, never 0 or 1. M becomes a double through its bits (2^52 + M, less 2^52, both
+ * exact) rather than a 64-bit integer conversion, which SSE2 cannot vectorise. */
 VL_HD double vl_u01d(uint32_t hi, uint32_t lo) {
     uint64_t m = (((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11)) & ((1ull << 53) - 1);
-    return ((double)(m >> 1) + 0.5) * (1.0 / 4503599627370496.0); /* 52 bits + 1/2: never 0 or 1 */
+    union { double f; uint64_t i; } u;
+    u.i = 0x4330000000000000ull | (m >> 1);
+    return ((u.f - 4503599627370496.0) + 0.5) * (1.0 / 4503599627370496.0);
+}
+
+/* Standard normal from a whole block in double precision (Box-Muller, one of the pair), for
+ * network building. */
+VL_HD double vl_normald(vl_u32x4 r) {
+    return sqrt(-2.0 * vl_log(vl_u01d(r.v[0], r.v[1]))) * vl_cos2pi(vl_u01d(r.v[2], r.v[3]));
 }
 
 /* Standard normal from two words (Box-Muller, one of the pair). Only operations that IEEE 754

@@ -2,7 +2,8 @@
  * vl_logf, vl_cos2pif) and the normal draw built from them, against libm in double precision:
  * exhaustively over the arguments the simulation gives them (every uniform draw vl_u01f can
  * return, every float in [1/2, 2) for the logarithm's reduction) and on a dense stride over the
- * rest of their ranges. The bounds are the ones their comments state. */
+ * rest of their ranges; their double-precision siblings vl_log and vl_cos2pi, and vl_u01d's bit
+ * construction. The bounds are the ones their comments state. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,6 +108,61 @@ static void test_expf(void **st) {
     assert_true(vl_expf(-100.0f) == vl_expf(-87.0f) && vl_expf(-100.0f) > 0.0f);
 }
 
+/* The double-precision pair used for drawn weights and delays, against libm (long double as the
+ * reference where double's own rounding would blur an ulp): a million arguments spread over
+ * (0, 1) and every exponent, both sides of the reduction's split points. */
+static void test_log_cos2pi_double(void **st) {
+    (void)st;
+    double worst_log = 0, worst_cos = 0;
+    double at_log = 0, at_cos = 0;
+    for (uint32_t i = 0; i < 1000000; ++i) {
+        vl_u32x4 r = vl_rand4(99, 7, i, 0, 0);
+        double u = vl_u01d(r.v[0], r.v[1]);
+        double xs[3] = {u, ldexp(u, (int)(r.v[2] % 2000) - 1000), 0.70710678118654752 + (u - 0.5) * 1e-6};
+        for (int h = 0; h < 3; ++h) {
+            long double ref = logl((long double)xs[h]);
+            if (ref == 0) continue;
+            int e;
+            frexpl(fabsl(ref), &e);
+            double err = (double)(fabsl((long double)vl_log(xs[h]) - ref) / ldexpl(1.0L, e - 53));
+            if (err > worst_log) worst_log = err, at_log = xs[h];
+        }
+        long double cref = cosl(2 * 3.14159265358979323846264338327950288L * (long double)u);
+        double cerr = (double)(fabsl((long double)vl_cos2pi(u) - cref) / ldexpl(1.0L, -53));
+        if (cerr > worst_cos) worst_cos = cerr, at_cos = u;
+    }
+    print_message("  vl_log: at most %.3f ulp (at %.17g); vl_cos2pi: at most %.3f x 2^-53 (at %.17g)\n", worst_log,
+                  at_log, worst_cos, at_cos);
+    if (worst_log > 1.0) fail_msg("vl_log(%.17g) is %.3f ulp from log", at_log, worst_log);
+    if (worst_cos > 2.0) fail_msg("vl_cos2pi(%.17g) is %.3f x 2^-53 from cos(2 pi u)", at_cos, worst_cos);
+    const double exact[][2] = {{0.0, 1.0}, {0.25, 0.0}, {0.5, -1.0}, {0.75, 0.0}, {1.0, 1.0}};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; ++i)
+        if (vl_cos2pi(exact[i][0]) != exact[i][1])
+            fail_msg("vl_cos2pi(%g) = %.17g, expected %g", exact[i][0], vl_cos2pi(exact[i][0]), exact[i][1]);
+    assert_true(vl_log(1.0) == 0.0 && vl_log(2.0) == log(2.0) && vl_log(0.5) == -log(2.0));
+}
+
+/* vl_u01d builds its double from bits; it must equal the integer conversion it replaced, also at
+ * the ends of its range. */
+static void test_u01d_bits(void **st) {
+    (void)st;
+    const uint32_t edge[] = {0u, 1u, 0x7ffu, 0x800u, 0xfffff7ffu, 0xfffff800u, 0x7fffffffu, 0x80000000u, 0xffffffffu};
+    for (uint32_t i = 0; i < 2000000 + 81; ++i) {
+        uint32_t hi, lo;
+        if (i < 81) {
+            hi = edge[i / 9];
+            lo = edge[i % 9];
+        } else {
+            vl_u32x4 r = vl_rand4(5, 11, i, 0, 0);
+            hi = r.v[0];
+            lo = r.v[1];
+        }
+        uint64_t m = (((uint64_t)hi << 21) ^ (uint64_t)(lo >> 11)) & ((1ull << 53) - 1);
+        double want = ((double)(m >> 1) + 0.5) * (1.0 / 4503599627370496.0);
+        if (vl_u01d(hi, lo) != want) fail_msg("vl_u01d(0x%08x, 0x%08x) = %.17g, expected %.17g", hi, lo, vl_u01d(hi, lo), want);
+    }
+}
+
 /* The normal draw against Box-Muller in double on the same two uniforms: near-exact everywhere,
  * including the far tail (u1 = the smallest uniform gives |z| = 5.79). */
 static void test_normal_vs_double(void **st) {
@@ -132,6 +188,8 @@ int main(void) {
         cmocka_unit_test(test_cos2pif),
         cmocka_unit_test(test_expf),
         cmocka_unit_test(test_normal_vs_double),
+        cmocka_unit_test(test_log_cos2pi_double),
+        cmocka_unit_test(test_u01d_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

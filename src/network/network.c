@@ -24,13 +24,54 @@ double vl_dist_draw(const vl_dist *dist, uint64_t seed, uint32_t stream, uint32_
     /* Truncation redraws (up to 64 times, then clips): the NEST "redraw" convention. */
     for (uint32_t attempt = 0; attempt < 64; ++attempt) {
         vl_u32x4 r = vl_rand4(seed, stream, a, b, c + (attempt << 8));
-        double u1 = vl_u01d(r.v[0], r.v[1]), u2 = vl_u01d(r.v[2], r.v[3]);
-        if (dist->kind == VL_DIST_UNIFORM) return dist->a + (dist->b - dist->a) * u1;
-        double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        if (dist->kind == VL_DIST_UNIFORM) return dist->a + (dist->b - dist->a) * vl_u01d(r.v[0], r.v[1]);
+        double z = vl_normald(r);
         x = dist->kind == VL_DIST_NORMAL ? dist->a + dist->b * z : dist->a * exp(dist->b * z);
         if (x >= dist->lo && x <= dist->hi) return x;
     }
     return x < dist->lo ? dist->lo : x > dist->hi ? dist->hi : x;
+}
+
+/* Synapses per block of draw_block: its values stay in the caller's cache. */
+#define VL_DRAW_BLOCK 2048
+
+/* The values of synapses k0 .. k0 + m - 1 (m <= VL_DRAW_BLOCK) into out: from the file's values,
+ * or vl_dist_draw(dist, seed, stream, k, k >> 32, which) each. For uniform and normal draws the
+ * first attempts of the whole block are one vectorised loop (call-free Philox, vl_normald), and
+ * only values outside [lo, hi] go through vl_dist_draw, which repeats that first attempt exactly
+ * and redraws. */
+static void draw_block(const vl_dist *dist, const float *file, uint64_t seed, uint32_t stream, uint32_t which,
+                       uint64_t k0, uint32_t m, double *out) {
+    if (file) {
+        for (uint32_t j = 0; j < m; ++j) out[j] = file[k0 + j];
+        return;
+    }
+    const double a = dist->a, b = dist->b;
+    if (dist->kind == VL_DIST_CONST) {
+        for (uint32_t j = 0; j < m; ++j) out[j] = a;
+        return;
+    }
+    if (dist->kind == VL_DIST_UNIFORM) {
+#pragma omp simd
+        for (uint32_t j = 0; j < m; ++j) {
+            const uint64_t k = k0 + j;
+            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)k, (uint32_t)(k >> 32), which);
+            out[j] = a + (b - a) * vl_u01d(r.v[0], r.v[1]);
+        }
+        return;
+    }
+    if (dist->kind == VL_DIST_NORMAL) {
+#pragma omp simd
+        for (uint32_t j = 0; j < m; ++j) {
+            const uint64_t k = k0 + j;
+            out[j] = a + b * vl_normald(vl_rand4(seed, stream, (uint32_t)k, (uint32_t)(k >> 32), which));
+        }
+    }
+    for (uint32_t j = 0; j < m; ++j) /* lognormal: every draw; normal: the redraws */
+        if (dist->kind != VL_DIST_NORMAL || !(out[j] >= dist->lo && out[j] <= dist->hi)) {
+            const uint64_t k = k0 + j;
+            out[j] = vl_dist_draw(dist, seed, stream, (uint32_t)k, (uint32_t)(k >> 32), which);
+        }
 }
 
 static double u01(uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c) {
@@ -422,15 +463,23 @@ static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_cs
     }
     uint32_t wstream = VL_STREAM_WEIGHT | (uint32_t)index;
     int too_long = 0;
-#pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < (int64_t)c->n_syn; ++k) {
-        uint32_t lo = (uint32_t)k, hi = (uint32_t)((uint64_t)k >> 32);
-        double w = p->weight_from_file ? w_file[k] : vl_dist_draw(&p->weight, seed, wstream, lo, hi, 0);
-        double dl = p->delay_from_file ? d_file[k] : vl_dist_draw(&p->delay, seed, wstream, lo, hi, 1);
-        c->w[k] = (float)w;
-        double st = nearbyint(dl / s->dt);
-        if (st > 65000) too_long = 1;
-        dsteps[k] = (uint16_t)(st > 65000 ? 65000 : st < 0 ? 0 : st);
+    const int64_t n_blocks = (int64_t)((c->n_syn + VL_DRAW_BLOCK - 1) / VL_DRAW_BLOCK);
+#pragma omp parallel reduction(| : too_long)
+    {
+        double buf[VL_DRAW_BLOCK];
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < n_blocks; ++blk) {
+            const uint64_t k0 = (uint64_t)blk * VL_DRAW_BLOCK;
+            const uint32_t m = (uint32_t)(c->n_syn - k0 < VL_DRAW_BLOCK ? c->n_syn - k0 : VL_DRAW_BLOCK);
+            draw_block(&p->weight, p->weight_from_file ? w_file : NULL, seed, wstream, 0, k0, m, buf);
+            for (uint32_t j = 0; j < m; ++j) c->w[k0 + j] = (float)buf[j];
+            draw_block(&p->delay, p->delay_from_file ? d_file : NULL, seed, wstream, 1, k0, m, buf);
+            for (uint32_t j = 0; j < m; ++j) {
+                double st = nearbyint(buf[j] / s->dt);
+                if (st > 65000) too_long = 1;
+                dsteps[k0 + j] = (uint16_t)(st > 65000 ? 65000 : st < 0 ? 0 : st);
+            }
+        }
     }
     free(w_file);
     free(d_file);
