@@ -40,6 +40,11 @@ double vl__now(void); /* monotonic seconds */
  * what a cgroup v2 limit leaves when that is less. Negative when unknown. */
 double vl__mem_available(void);
 
+/* Whether the host code built for AVX2 (src/sim/cpu_avx2.c, src/network/draw_avx2.c; x86-64 with
+ * GCC or Clang) runs here: the CPU supports it and VOLLEY_CPU_ISA is not "baseline". Both builds
+ * give the same bits (IEEE operations, no contraction or reassociation), only faster. */
+int vl__cpu_avx2(void);
+
 /* Sorts a[0 .. n) ascending; tmp holds n words. Short arrays by insertion, others by an LSD radix
  * sort on bytes, with only the passes the largest key needs (the CUDA backend sorts each step's
  * spike ids, appended in any order by the device, before handing them to the writer). */

@@ -143,6 +143,17 @@ void vl__sort_u32(uint32_t *a, size_t n, uint32_t *tmp) {
     if (src != a) memcpy(a, src, n * sizeof *a);
 }
 
+int vl__cpu_avx2(void) {
+#if defined(VOLLEY_HAVE_AVX2) && (defined(__GNUC__) || defined(__clang__))
+    const char *e = getenv("VOLLEY_CPU_ISA");
+    if (e && !strcmp(e, "baseline")) return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+#else
+    return 0;
+#endif
+}
+
 double vl__mem_available(void) {
     double avail = -1;
     FILE *f = fopen("/proc/meminfo", "r");

@@ -2,7 +2,8 @@
  * benchmark 1) and CUBA (benchmark 2) over seeds 1..4 against the rates Brian2 2.5.1 gives for
  * the same model and kick (COBA 18.4-22.9 Hz per seed, mean about 19.9 Hz; CUBA 5.5-5.6 Hz),
  * the Poisson kick and the synapse count against their binomial/Poisson statistics, and
- * bit-identical spike trains for 1 and 2 OpenMP threads. */
+ * bit-identical spike trains for 1 and 2 OpenMP threads and for the baseline and AVX2 builds of the
+ * CPU code. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@ typedef struct run_out {
     char names[8][64];
     size_t n_pops;
     uint64_t n_synapses, steps;
+    char device[64];
 } run_out;
 
 /* Runs configs/<name>.yaml (with --set overrides) with the given seed and thread count (0: default);
@@ -56,6 +58,7 @@ static void run_config_set(const char *name, const char **sets, size_t n_sets, u
     o->n_pops = r->n_pops;
     o->n_synapses = r->n_synapses;
     o->steps = r->steps_done;
+    snprintf(o->device, sizeof o->device, "%s", r->device);
     for (size_t i = 0; i < r->n_pops; ++i) {
         o->rate[i] = r->pops[i].rate_hz;
         o->spikes[i] = r->pops[i].spikes;
@@ -149,19 +152,27 @@ static size_t h5_read_u64(const char *file, const char *name, uint64_t **out, in
     return (size_t)n;
 }
 
-/* Same seed, 1 vs 2 threads: identical counts, spike trains and (when recorded) state traces. */
-static void expect_thread_independent(const char *model, const char *tag, const char **sets, size_t n_sets) {
+/* Same seed, run A (threads_a, VOLLEY_CPU_ISA=isa_a when not NULL) against run B (threads_b,
+ * isa_b): identical counts, spike trains and (when recorded) state traces. how: "with 1 and 2
+ * threads" and the like, for the messages. Leaves the runs' summaries in *ra and *rb. */
+static void expect_identical_runs(const char *model, const char *tag, const char **sets, size_t n_sets, int threads_a,
+                                  const char *isa_a, int threads_b, const char *isa_b, const char *how, run_out *ra,
+                                  run_out *rb) {
     char h1[1200], h2[1200];
-    snprintf(h1, sizeof h1, "%s/%s_t1.h5", g_dir, tag);
-    snprintf(h2, sizeof h2, "%s/%s_t2.h5", g_dir, tag);
+    snprintf(h1, sizeof h1, "%s/%s_a.h5", g_dir, tag);
+    snprintf(h2, sizeof h2, "%s/%s_b.h5", g_dir, tag);
     run_out a, b;
-    run_config_set(model, sets, n_sets, 1, 1, h1, &a);
-    run_config_set(model, sets, n_sets, 1, 2, h2, &b);
+    if (isa_a) setenv("VOLLEY_CPU_ISA", isa_a, 1);
+    run_config_set(model, sets, n_sets, 1, threads_a, h1, &a);
+    unsetenv("VOLLEY_CPU_ISA");
+    if (isa_b) setenv("VOLLEY_CPU_ISA", isa_b, 1);
+    run_config_set(model, sets, n_sets, 1, threads_b, h2, &b);
+    unsetenv("VOLLEY_CPU_ISA");
     assert_int_equal(a.n_synapses, b.n_synapses);
     for (size_t i = 0; i < a.n_pops; ++i)
         if (a.spikes[i] != b.spikes[i])
-            fail_msg("%s %s: %llu spikes with 1 thread, %llu with 2", model, a.names[i],
-                     (unsigned long long)a.spikes[i], (unsigned long long)b.spikes[i]);
+            fail_msg("%s %s: %llu against %llu spikes %s", model, a.names[i], (unsigned long long)a.spikes[i],
+                     (unsigned long long)b.spikes[i], how);
     const char *pops[] = {"exc", "inh"};
     for (int p = 0; p < 2; ++p) {
         char ds[128];
@@ -172,7 +183,7 @@ static void expect_thread_independent(const char *model, const char *tag, const 
             size_t nx = h5_read_u64(h1, ds, &x, w == 0), ny = h5_read_u64(h2, ds, &y, w == 0);
             assert_int_equal(nx, ny);
             assert_int_equal(nx, a.spikes[pop_of(&a, pops[p])]);
-            if (memcmp(x, y, nx * 8)) fail_msg("%s: %s differs between 1 and 2 threads", tag, ds);
+            if (memcmp(x, y, nx * 8)) fail_msg("%s: %s differs %s", tag, ds, how);
             free(x);
             free(y);
         }
@@ -187,14 +198,21 @@ static void expect_thread_independent(const char *model, const char *tag, const 
             float *y = vt_read(f2, traces[q], H5T_NATIVE_FLOAT, sizeof(float), &ny);
             assert_true(nx > 1000);
             assert_int_equal(nx, ny);
-            if (memcmp(x, y, nx * sizeof(float))) fail_msg("%s: %s differs between 1 and 2 threads", tag, traces[q]);
+            if (memcmp(x, y, nx * sizeof(float))) fail_msg("%s: %s differs %s", tag, traces[q], how);
             free(x);
             free(y);
         }
         H5Fclose(f1);
         H5Fclose(f2);
     }
-    printf("  %s: %llu exc spikes, identical with 1 and 2 threads\n", tag, (unsigned long long)a.spikes[0]);
+    printf("  %s: %llu exc spikes, identical %s (%s; %s)\n", tag, (unsigned long long)a.spikes[0], how, a.device,
+           b.device);
+    if (ra) *ra = a;
+    if (rb) *rb = b;
+}
+
+static void expect_thread_independent(const char *model, const char *tag, const char **sets, size_t n_sets) {
+    expect_identical_runs(model, tag, sets, n_sets, 1, NULL, 2, NULL, "with 1 and 2 threads", NULL, NULL);
 }
 
 static void test_threads_identical(void **st) {
@@ -210,6 +228,52 @@ static void test_threads_identical(void **st) {
                            "projections.inh_rec.weight={uniform: [3 nS, 10 nS]}", "inputs.kick.stop=1 s",
                            "inputs.kick.size=200", "record.state.0.neurons=[5, 900, 1700, 2500, 3199]"};
     expect_thread_independent("coba", "coba_dense", dense, sizeof dense / sizeof dense[0]);
+}
+
+/* The CPU code built for AVX2 (src/sim/cpu_avx2.c, picked at run time) gives the baseline build's
+ * bits: COBA with its traces, the dense driven COBA (two threads adding into their own ranges)
+ * and Brunel-Hakim (a normal draw per neuron and step). The default run must name AVX2 on a CPU
+ * that has it whenever the build has it; without either there is nothing to compare. */
+static void test_isa_identical(void **st) {
+    (void)st;
+    vl_build_info bi;
+    vl_build_info_get(&bi);
+    if (!bi.avx2_compiled || !bi.avx2_used) {
+        printf("  no AVX2 build or no AVX2 here (compiled %d, used %d): nothing to compare\n", bi.avx2_compiled,
+               bi.avx2_used);
+        skip();
+    }
+    run_out a, b;
+    expect_identical_runs("coba", "coba_isa", NULL, 0, 2, "baseline", 2, NULL, "in the baseline and AVX2 builds", &a, &b);
+    assert_string_equal(a.device, "CPU");
+    assert_string_equal(b.device, "CPU, AVX2");
+    const char *dense[] = {"duration=300 ms", "projections.exc_rec.connect.fixed_probability=0.2",
+                           "projections.exc_rec.weight={normal: [0.6 nS, 0.2 nS], min: 0.1 nS}",
+                           "projections.inh_rec.connect.fixed_probability=0.2",
+                           "projections.inh_rec.weight={uniform: [3 nS, 10 nS]}", "inputs.kick.stop=1 s",
+                           "inputs.kick.size=200", "record.state.0.neurons=[5, 900, 1700, 2500, 3199]"};
+    expect_identical_runs("coba", "coba_dense_isa", dense, sizeof dense / sizeof dense[0], 2, "baseline", 2, NULL,
+                          "in the baseline and AVX2 builds", NULL, NULL);
+    const char *bh[] = {"duration=300 ms"};
+    char h1[1200], h2[1200];
+    snprintf(h1, sizeof h1, "%s/bh_base.h5", g_dir);
+    snprintf(h2, sizeof h2, "%s/bh_avx2.h5", g_dir);
+    setenv("VOLLEY_CPU_ISA", "baseline", 1);
+    run_config_set("brunel_hakim", bh, 1, 1, 2, h1, &a);
+    unsetenv("VOLLEY_CPU_ISA");
+    run_config_set("brunel_hakim", bh, 1, 1, 2, h2, &b);
+    assert_true(a.spikes[0] > 1000);
+    assert_int_equal(a.spikes[0], b.spikes[0]);
+    const char *what[] = {"/spikes/neurons/timestamps", "/spikes/neurons/node_ids"};
+    for (int w = 0; w < 2; ++w) {
+        uint64_t *x, *y;
+        size_t nx = h5_read_u64(h1, what[w], &x, w == 0), ny = h5_read_u64(h2, what[w], &y, w == 0);
+        assert_int_equal(nx, ny);
+        if (memcmp(x, y, nx * 8)) fail_msg("brunel_hakim: %s differs in the baseline and AVX2 builds", what[w]);
+        free(x);
+        free(y);
+    }
+    printf("  brunel_hakim: %llu spikes, identical in the baseline and AVX2 builds\n", (unsigned long long)a.spikes[0]);
 }
 
 static int setup(void **st) {
@@ -229,6 +293,7 @@ int main(void) {
         cmocka_unit_test(test_coba_rates),
         cmocka_unit_test(test_cuba_rates),
         cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_isa_identical),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

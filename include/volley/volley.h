@@ -112,6 +112,8 @@ void vl_sim_destroy(vl_sim *s);
 typedef struct vl_build_info {
     const char *version, *git_revision, *build_type, *c_flags;
     int cuda_compiled, openmp, omp_max_threads;
+    int avx2_compiled; /* the CPU code is also built for AVX2 (x86-64) */
+    int avx2_used;     /* ... and runs here: the CPU has AVX2 and VOLLEY_CPU_ISA is not "baseline" */
 } vl_build_info;
 void vl_build_info_get(vl_build_info *info);
 /* Writes a one-line description per usable device into buf; returns their number. */

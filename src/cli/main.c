@@ -313,6 +313,9 @@ static int cmd_info(void) {
     printf("volley %s (revision %s, %s build)\n", bi.version, bi.git_revision, bi.build_type);
     printf("CUDA backend: %s\n", bi.cuda_compiled ? "compiled in" : "not compiled in (CPU-only build)");
     printf("OpenMP: %s, %d threads\n", bi.openmp ? "yes" : "no", bi.omp_max_threads);
+    printf("CPU code: %s\n", bi.avx2_used       ? "AVX2 (VOLLEY_CPU_ISA=baseline for the baseline build)"
+                              : bi.avx2_compiled ? "baseline (an AVX2 build is in, but not used here)"
+                                                 : "baseline");
     char buf[4096];
     int n = vl_devices_describe(buf, sizeof buf);
     if (n > 0) printf("devices:\n%s", buf);

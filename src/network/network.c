@@ -32,48 +32,6 @@ double vl_dist_draw(const vl_dist *dist, uint64_t seed, uint32_t stream, uint32_
     return x < dist->lo ? dist->lo : x > dist->hi ? dist->hi : x;
 }
 
-/* Synapses per block of draw_block: its values stay in the caller's cache. */
-#define VL_DRAW_BLOCK 2048
-
-/* The values of synapses k0 .. k0 + m - 1 (m <= VL_DRAW_BLOCK) into out: from the file's values,
- * or vl_dist_draw(dist, seed, stream, k, k >> 32, which) each. For uniform and normal draws the
- * first attempts of the whole block are one vectorised loop (call-free Philox, vl_normald), and
- * only values outside [lo, hi] go through vl_dist_draw, which repeats that first attempt exactly
- * and redraws. */
-static void draw_block(const vl_dist *dist, const float *file, uint64_t seed, uint32_t stream, uint32_t which,
-                       uint64_t k0, uint32_t m, double *out) {
-    if (file) {
-        for (uint32_t j = 0; j < m; ++j) out[j] = file[k0 + j];
-        return;
-    }
-    const double a = dist->a, b = dist->b;
-    if (dist->kind == VL_DIST_CONST) {
-        for (uint32_t j = 0; j < m; ++j) out[j] = a;
-        return;
-    }
-    if (dist->kind == VL_DIST_UNIFORM) {
-#pragma omp simd
-        for (uint32_t j = 0; j < m; ++j) {
-            const uint64_t k = k0 + j;
-            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)k, (uint32_t)(k >> 32), which);
-            out[j] = a + (b - a) * vl_u01d(r.v[0], r.v[1]);
-        }
-        return;
-    }
-    if (dist->kind == VL_DIST_NORMAL) {
-#pragma omp simd
-        for (uint32_t j = 0; j < m; ++j) {
-            const uint64_t k = k0 + j;
-            out[j] = a + b * vl_normald(vl_rand4(seed, stream, (uint32_t)k, (uint32_t)(k >> 32), which));
-        }
-    }
-    for (uint32_t j = 0; j < m; ++j) /* lognormal: every draw; normal: the redraws */
-        if (dist->kind != VL_DIST_NORMAL || !(out[j] >= dist->lo && out[j] <= dist->hi)) {
-            const uint64_t k = k0 + j;
-            out[j] = vl_dist_draw(dist, seed, stream, (uint32_t)k, (uint32_t)(k >> 32), which);
-        }
-}
-
 static double u01(uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c) {
     vl_u32x4 r = vl_rand4(seed, stream, a, b, c);
     return vl_u01d(r.v[0], r.v[1]);
@@ -464,6 +422,10 @@ static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_cs
     uint32_t wstream = VL_STREAM_WEIGHT | (uint32_t)index;
     int too_long = 0;
     const int64_t n_blocks = (int64_t)((c->n_syn + VL_DRAW_BLOCK - 1) / VL_DRAW_BLOCK);
+    vl_draw_block_fn *draw_block = vl__draw_block_base;
+#ifdef VOLLEY_HAVE_AVX2
+    if (vl__cpu_avx2()) draw_block = vl__draw_block_avx2;
+#endif
 #pragma omp parallel reduction(| : too_long)
     {
         double buf[VL_DRAW_BLOCK];

@@ -38,4 +38,14 @@ void vl_network_free(vl_network *net, size_t n_pops);
 /* Draws one value of a distribution from a 4-word random block. */
 double vl_dist_draw(const vl_dist *dist, uint64_t seed, uint32_t stream, uint32_t a, uint32_t b, uint32_t c);
 
+/* Synapses per block of vl__draw_block: its values stay in the caller's cache. */
+#define VL_DRAW_BLOCK 2048
+
+/* The values of synapses k0 .. k0 + m - 1 (m <= VL_DRAW_BLOCK) into out: from the file's values,
+ * or vl_dist_draw(dist, seed, stream, k, k >> 32, which) each (src/network/draw.c; _avx2 where
+ * vl__cpu_avx2() says so, the same values faster). */
+typedef void vl_draw_block_fn(const vl_dist *dist, const float *file, uint64_t seed, uint32_t stream, uint32_t which,
+                              uint64_t k0, uint32_t m, double *out);
+vl_draw_block_fn vl__draw_block_base, vl__draw_block_avx2;
+
 #endif

@@ -37,6 +37,10 @@ void vl_build_info_get(vl_build_info *info) {
 #else
     info->omp_max_threads = 1;
 #endif
+#ifdef VOLLEY_HAVE_AVX2
+    info->avx2_compiled = 1;
+#endif
+    info->avx2_used = vl__cpu_avx2();
 }
 
 int vl_devices_describe(char *buf, size_t len) {
@@ -61,7 +65,7 @@ int vl_devices_describe(char *buf, size_t len) {
 vl_status vl_backend_select(vl_sim *s) {
     vl_backend_kind want = s->opt.backend;
     if (want == VL_BACKEND_CPU) {
-        s->be = &vl_backend_cpu;
+        s->be = vl_backend_cpu();
         return VL_OK;
     }
 #ifdef VOLLEY_HAVE_CUDA
@@ -82,6 +86,13 @@ vl_status vl_backend_select(vl_sim *s) {
         return VL_ERR_UNSUPPORTED;
     }
 #endif
-    s->be = &vl_backend_cpu;
+    s->be = vl_backend_cpu();
     return VL_OK;
+}
+
+const vl_backend_i *vl_backend_cpu(void) {
+#ifdef VOLLEY_HAVE_AVX2
+    if (vl__cpu_avx2()) return &vl_backend_cpu_avx2;
+#endif
+    return &vl_backend_cpu_base;
 }

@@ -156,7 +156,7 @@ static vl_status plan_host_memory(vl_sim *s) {
     double avail = fake && *fake ? atof(fake) : vl__mem_available();
     if (avail < 0) return VL_OK;
     vl_mem_plan p;
-    vl_spec_mem_plan(s->s, s->be == &vl_backend_cpu, s->deterministic, &p);
+    vl_spec_mem_plan(s->s, !strcmp(s->be->name, "cpu"), s->deterministic, &p);
     if (p.network + p.state <= avail) return VL_OK;
     char need[32], net[32], state[32], have[32], parts[128];
     fmt_bytes(p.network + p.state, need);

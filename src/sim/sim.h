@@ -27,7 +27,11 @@ typedef struct vl_backend_i {
     void (*destroy)(vl_sim *s);
 } vl_backend_i;
 
-extern const vl_backend_i vl_backend_cpu;
+/* The CPU backend, src/sim/cpu.c compiled twice: for the baseline ISA and, where the build has it,
+ * for AVX2 (cpu_avx2.c); vl_backend_cpu() picks the one this machine runs (vl__cpu_avx2). */
+extern const vl_backend_i vl_backend_cpu_base;
+extern const vl_backend_i vl_backend_cpu_avx2; /* only when VOLLEY_HAVE_AVX2 */
+const vl_backend_i *vl_backend_cpu(void);
 extern const vl_backend_i vl_backend_cuda; /* only when VOLLEY_HAVE_CUDA */
 
 /* Per-population constants every backend uses. */
