@@ -46,7 +46,7 @@ def compare(rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("json", help="bench JSON (a list of rows with model, backend, neurons, synapses, "
-                                 "rate_hz, events_per_s, us_per_step, rtf, device, rc)")
+                                 "rate_hz, events_per_s, us_per_step, rtf, device, rc, build_s)")
     ap.add_argument("--compare", action="store_true", help="variants against their base instead of the table")
     args = ap.parse_args()
     try:
@@ -60,18 +60,19 @@ def main():
     if args.compare:
         compare(rows)
         return
-    print("| model | backend, mode | N | synapses | rate (Hz) | events per simulated s | µs/step | RTF |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | backend, mode | N | synapses | rate (Hz) | events per simulated s | µs/step | RTF | build (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if not isinstance(r, dict) or "model" not in r:
             sys.exit(f"{args.json}: a row without a model: {r!r}")
         dev = r.get("device") or ""
         mode = dev.split(", ", 1)[1] if ", " in dev else dev
         failed = "" if r.get("rc", 0) == 0 else f" (exit {r['rc']})"
-        us, rtf, rate = r.get("us_per_step"), r.get("rtf"), r.get("rate_hz")
+        us, rtf, rate, build = r.get("us_per_step"), r.get("rtf"), r.get("rate_hz"), r.get("build_s")
         print(f"| {r['model']}{failed} | {r.get('backend', '?')}, {mode} | {sci(r.get('neurons'))} | "
               f"{sci(r.get('synapses'))} | {'–' if rate is None else f'{rate:.2f}'} | {sci(r.get('events_per_s'))} | "
-              f"{'–' if us is None else f'{us:.2f}'} | {'–' if rtf is None else f'{rtf:.3f}'} |")
+              f"{'–' if us is None else f'{us:.2f}'} | {'–' if rtf is None else f'{rtf:.3f}'} | "
+              f"{'–' if build is None else f'{build:.2f}'} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """tools/bench-table.py on a bench JSON with known rows: the README row it prints carries the
-values, the mode from the device line, a failed run's exit code; a malformed file is refused."""
+values (the build time too, or a dash), the mode from the device line, a failed run's exit code; a
+malformed file is refused."""
 import json
 import os
 import subprocess
@@ -27,7 +28,7 @@ def row(model, us, backend="cuda", rc=0):
 def main():
     out = table([
         {"model": "coba-4000", "backend": "cuda", "neurons": 4000.0, "synapses": 320481.0, "rate_hz": 21.119,
-         "events_per_s": 6752000.0, "us_per_step": 1.834, "rtf": 0.01834,
+         "events_per_s": 6752000.0, "us_per_step": 1.834, "rtf": 0.01834, "build_s": 0.0421,
          "device": "NVIDIA H100 80GB HBM3, cluster mode (4 blocks of 1024 threads, 52 KiB shared each), pipelined",
          "rc": 0},
         {"model": "pd14", "backend": "cuda", "neurons": 77169.0, "synapses": 298880968.0, "rate_hz": 3.5,
@@ -38,8 +39,8 @@ def main():
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 4, lines
     assert lines[2] == ("| coba-4000 | cuda, cluster mode (4 blocks of 1024 threads, 52 KiB shared each), pipelined | "
-                        "4,000 | 320,481 | 21.12 | 6.8e6 | 1.83 | 0.018 |"), lines[2]
-    assert lines[3] == "| pd14 (exit 124) | cuda, graph mode | 77,169 | 3e8 | 3.50 | 1.1e9 | – | – |", lines[3]
+                        "4,000 | 320,481 | 21.12 | 6.8e6 | 1.83 | 0.018 | 0.04 |"), lines[2]
+    assert lines[3] == "| pd14 (exit 124) | cuda, graph mode | 77,169 | 3e8 | 3.50 | 1.1e9 | – | – | – |", lines[3]
     bad = table({"model": "not a list"})
     assert bad.returncode != 0 and "expected a list" in bad.stderr, bad.stderr
     # --compare: variants (BASE-VARIANT) against their base, fastest first; other backends and
