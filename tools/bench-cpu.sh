@@ -1,9 +1,10 @@
 #!/bin/bash
-# COBA-4000 on the CPU: Volley (configs/coba.yaml) against Brian2 C++ standalone (tools/brian2_coba.py),
+# COBA-4000 (or, with -m bh, Brunel-Hakim) on the CPU: Volley (configs/coba.yaml,
+# configs/brunel_hakim.yaml) against Brian2 C++ standalone (tools/brian2_coba.py, tools/brian2_bh.py),
 # same thread count, each run REPEAT times; prints the medians and the ratio volley/brian2.
 #
-#   tools/bench-cpu.sh [-t THREADS] [-n REPEAT] [-v path/to/volley] [-c MODEL.yaml] [--no-output]
-#                      [--no-brian2] [--no-volley]
+#   tools/bench-cpu.sh [-m coba|bh] [-t THREADS] [-n REPEAT] [-v path/to/volley] [-c MODEL.yaml]
+#                      [--no-output] [--no-brian2] [--no-volley]
 # --no-output runs volley with --no-output instead of -o /tmp/... (Brian2 records only counts).
 #
 # Volley's time is read from its summary on stdout: the first line that looks like
@@ -16,7 +17,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 THREADS=1
 REPEAT=3
 VOLLEY="$ROOT/build/volley"
-MODEL="$ROOT/configs/coba.yaml"
+WHICH=coba
+MODEL=""
 PY=${PYTHON:-/usr/bin/python3}
 DO_B2=1
 DO_VL=1
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
         -n|--repeat) REPEAT=$2; shift 2 ;;
         -v|--volley) VOLLEY=$2; shift 2 ;;
         -c|--config) MODEL=$2; shift 2 ;;
+        -m|--model) WHICH=$2; shift 2 ;;
         --no-brian2) DO_B2=0; shift ;;
         --no-output) NO_OUTPUT=1; shift ;;
         --no-volley) DO_VL=0; shift ;;
@@ -34,6 +37,12 @@ while [ $# -gt 0 ]; do
         *) echo "bench-cpu.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
+
+case "$WHICH" in
+    coba) B2_SCRIPT=brian2_coba.py; : "${MODEL:=$ROOT/configs/coba.yaml}" ;;
+    bh) B2_SCRIPT=brian2_bh.py; : "${MODEL:=$ROOT/configs/brunel_hakim.yaml}" ;;
+    *) echo "bench-cpu.sh: -m expects coba or bh" >&2; exit 2 ;;
+esac
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/volley-bench.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT INT TERM
@@ -73,10 +82,10 @@ if [ $DO_VL = 1 ]; then
     fi
 fi
 if [ $DO_VL = 1 ]; then
-    if [ $NO_OUTPUT = 1 ]; then OUTARG="--no-output"; else OUTARG="-o $TMP/coba.h5"; fi
+    if [ $NO_OUTPUT = 1 ]; then OUTARG="--no-output"; else OUTARG="-o $TMP/run.h5"; fi
     echo "== volley: $VOLLEY run $MODEL --threads $THREADS --quiet $OUTARG, $REPEAT runs"
     for i in $(seq 1 "$REPEAT"); do
-        rm -f "$TMP/coba.h5"
+        rm -f "$TMP/run.h5"
         t0=$(now)
         # shellcheck disable=SC2086
         "$VOLLEY" run "$MODEL" --threads "$THREADS" --quiet $OUTARG >"$TMP/vl-$i.out" 2>&1
@@ -105,20 +114,24 @@ fi
 
 B2_RATE=""
 if [ $DO_B2 = 1 ]; then
-    echo "== brian2: tools/brian2_coba.py --threads $THREADS --repeat $REPEAT (C++ standalone; compiles first)"
-    "$PY" "$ROOT/tools/brian2_coba.py" --threads "$THREADS" --repeat "$REPEAT" >"$TMP/b2.out" 2>&1
+    echo "== brian2: tools/$B2_SCRIPT --threads $THREADS --repeat $REPEAT (C++ standalone; compiles first)"
+    "$PY" "$ROOT/tools/$B2_SCRIPT" --threads "$THREADS" --repeat "$REPEAT" >"$TMP/b2.out" 2>&1
     rc=$?
     sed 's/^/  | /' "$TMP/b2.out"
     if [ $rc -ne 0 ]; then
-        echo "  brian2_coba.py exited with $rc"
+        echo "  $B2_SCRIPT exited with $rc"
         DO_B2=0
     else
         while read -r t; do B2_T+=("$t"); done < <(sed -n 's/^run [0-9]*: simulate \([0-9.eE+-]*\) s.*/\1/p' "$TMP/b2.out")
-        B2_RATE=$(sed -n 's/^rate_exc: //p' "$TMP/b2.out")/$(sed -n 's/^rate_inh: //p' "$TMP/b2.out")
+        if grep -q '^rate_exc: ' "$TMP/b2.out"; then
+            B2_RATE="exc/inh $(sed -n 's/^rate_exc: //p' "$TMP/b2.out")/$(sed -n 's/^rate_inh: //p' "$TMP/b2.out")"
+        else
+            B2_RATE=$(sed -n 's/^rate: //p' "$TMP/b2.out")
+        fi
     fi
 fi
 
-echo "== summary (COBA, threads=$THREADS, $REPEAT runs each, medians)"
+echo "== summary ($WHICH, threads=$THREADS, $REPEAT runs each, medians)"
 VL_MED=""
 B2_MED=""
 if [ ${#VL_T[@]} -gt 0 ]; then
@@ -127,7 +140,7 @@ if [ ${#VL_T[@]} -gt 0 ]; then
 fi
 if [ ${#B2_T[@]} -gt 0 ]; then
     B2_MED=$(printf '%s\n' "${B2_T[@]}" | median)
-    echo "brian2: $B2_MED s  (runs: ${B2_T[*]}; network timer; rates exc/inh $B2_RATE Hz)"
+    echo "brian2: $B2_MED s  (runs: ${B2_T[*]}; network timer; rate $B2_RATE Hz)"
 fi
 if [ -n "$VL_MED" ] && [ -n "$B2_MED" ]; then
     awk -v v="$VL_MED" -v b="$B2_MED" 'BEGIN {printf "ratio volley/brian2: %.3f (below 1: Volley faster)\n", v / b}'
