@@ -4,7 +4,7 @@
  * slice b's neuron state (v, refractory count, adaptation current, receptor state), its ring
  * buffer and its spike list in shared memory, at the same byte offsets in every block. A spike's
  * synapses add into the owning blocks' rings through distributed shared memory; two cluster
- * barriers per step separate update and propagation. */
+ * barriers per step separate update and propagation (with local synapses, below, one). */
 #ifndef VL_KERNELS_CLUSTER_H
 #define VL_KERNELS_CLUSTER_H
 
@@ -138,6 +138,7 @@ static inline uint64_t vl_cluster_layout_in(const vl_cluster_pop_in *pops, int n
     for (int p = 0; p < n_pops; ++p) {
         vl_cluster_pop *c = &L->pop[p];
         c->m = vl_cluster_slice(pops[p].size, blocks);
+        if (projs && c->m > 65535) return UINT64_MAX; /* local synapses keep 16-bit slice-local targets */
         work += c->m;
         c->list = vl_cluster_take(&at, 4ull * sets * c->m);
         if (!pops[p].neuron) continue;

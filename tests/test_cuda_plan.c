@@ -321,6 +321,12 @@ static void test_cluster_local(void **state) {
     for (int q = 0; q < 4; ++q)
         for (int lg = 0; lg < 5; ++lg) in[q].cap[lg] *= 10;
     assert_int_equal(vl_cluster_plan_local(pops, 3, in, 4, 0, DESC, limit, 0, &L), -1);
+    /* Slices beyond 16-bit local targets are refused by the layout itself, whatever the limit;
+     * without local synapses the same slices only cost memory. */
+    vl_cluster_pop_in wide = {1, 70000, 2, 3};
+    vl_cluster_proj_in one = {0, 10, 0, 1, 1.0f, {1, 1, 1, 1, 1}};
+    assert_true(vl_cluster_layout_in(&wide, 1, &one, 1, 0, 1, DESC, &L) == UINT64_MAX);
+    assert_true(vl_cluster_layout_in(&wide, 1, NULL, 1, 0, 1, DESC, &L) < UINT64_MAX);
     for (int q = 0; q < 4; ++q) { free(r[q].row_ptr); free(r[q].col); free(r[q].w); free(r[q].delay); }
 }
 
