@@ -181,6 +181,9 @@ int vl_cu_update_parse(const char *s);
 cudaError_t vl_cu_history(const vl_cu_net *n, uint32_t k, cudaStream_t st);
 cudaError_t vl_cu_stp(const vl_cu_net *n, uint32_t k, cudaStream_t st);
 cudaError_t vl_cu_propagate(const vl_cu_net *n, uint32_t k, cudaStream_t st);
+// Blocks of n's propagate kernel (its scatter variant, registers and shared memory) that one SM
+// holds at once: the host sizes the grid to one resident wave with it.
+int vl_cu_propagate_per_sm(const vl_cu_net *n);
 cudaError_t vl_cu_stdp(const vl_cu_net *n, uint32_t k, cudaStream_t st);
 cudaError_t vl_cu_state(const vl_cu_net *n, const dev_state_rec *host_rec, uint32_t k, cudaStream_t st);
 // After a chunk: the spike regions of one recorded population packed into out; the per-warp

@@ -27,6 +27,19 @@ cudaError_t vl_cu_propagate(const vl_cu_net *n, uint32_t k, cudaStream_t st) {
     return e != cudaSuccess ? e : cudaGetLastError();
 }
 
+int vl_cu_propagate_per_sm(const vl_cu_net *n) {
+    const size_t shm = 4 * (2 * (size_t)n->n_proj + 1);
+    int per = 0;
+    const cudaError_t e =
+        n->scatter == 4 ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, vl_propagate_kernel<4>, VL_CU_BLOCK, shm)
+                        : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, vl_propagate_kernel<1>, VL_CU_BLOCK, shm);
+    if (e != cudaSuccess || per < 1) {
+        cudaGetLastError(); // not sticky: clear it and assume the thread limit alone
+        return 2048 / VL_CU_BLOCK;
+    }
+    return per;
+}
+
 // Short-term factors of this step's arriving spikes, before propagation: one thread per
 // (projection, spike) updates the source row's state and leaves the factor for the propagate
 // kernel's warps.

@@ -187,6 +187,11 @@ static vl_status plan_memory(vl_sim *s, uint32_t chunk, int n_sets) {
         double n = rt->size, nr = rt->type == VL_POP_NEURON ? rt->np.n_rec : 0;
         need += n * (12 + 4 * nr + (s->deterministic ? 12 : 4) * nr * rt->ring_len) + n / 8;
         need += n_sets * (4.0 * chunk + 4 * n * (s->rec_spikes[i] ? chunk : 1));
+        if (s->rec_spikes[i]) need += 4.0 * n * chunk; // the packing buffer (init_state_rec)
+    }
+    for (size_t q = 0; q < s->n_state; ++q) { // sampled state: each set's frames (frame_len)
+        const vl_state_rec_spec *sr = &sp->state[q];
+        need += n_sets * 4.0 * (chunk / sr->every + 1) * sr->n_vars * sr->n_ids;
     }
     for (size_t q = 0; q < s->net.n_proj; ++q) {
         const vl_csr *c = &s->net.proj[q];
@@ -659,10 +664,6 @@ static vl_status cuda_init(vl_sim *s) {
     if ((st = plan_memory(s, cs->chunk, cs->n_sets)) || (st = init_pops(s)) || (st = init_proj(s)) ||
         (st = init_plastic(s, (uint32_t)prop.multiProcessorCount)) || (st = init_state_rec(s)))
         return st;
-    // Propagation: one resident wave at most, enough warps for the largest spike burst.
-    uint32_t want = (cs->net.max_src + VL_CU_WARPS - 1) / VL_CU_WARPS,
-             full = (uint32_t)prop.multiProcessorCount * (2048 / VL_CU_BLOCK);
-    cs->net.prop_blocks = want < full ? (want ? want : 1) : full;
     const char *upd = getenv("VOLLEY_CUDA_UPDATE");
     cs->net.update = vl_cu_update_parse(upd);
     if (cs->net.update < 0) {
@@ -679,6 +680,11 @@ static vl_status cuda_init(vl_sim *s) {
         vl__diag_error(&s->diag, vl_mark{}, "VOLLEY_CUDA_SCATTER=%s: expected 1 or 4", sc);
         return VL_ERR_DEVICE;
     }
+    // Propagation: one resident wave at most (as many blocks as the SMs hold of this variant: 6
+    // per SM, not 8, for 40 registers a thread), enough warps for the largest spike burst.
+    uint32_t want = (cs->net.max_src + VL_CU_WARPS - 1) / VL_CU_WARPS,
+             full = (uint32_t)prop.multiProcessorCount * (uint32_t)vl_cu_propagate_per_sm(&cs->net);
+    cs->net.prop_blocks = want < full ? (want ? want : 1) : full;
     dev_proj *dq;
     dev_stp *ds;
     dev_plastic *dl;
@@ -788,10 +794,12 @@ static vl_status launch(vl_sim *s, rec_set *S, uint64_t t0, uint32_t n_steps) {
             CU(cudaStreamBeginCapture(cs->stream, cudaStreamCaptureModeThreadLocal));
             st = enqueue_steps(s, S, n_steps);
             cudaError_t e = cudaStreamEndCapture(cs->stream, &g);
+            if (e == cudaSuccess) { // the captured template is not needed once instantiated, nor when it failed
+                if (st == VL_OK) e = cudaGraphInstantiate(&S->graph, g, 0);
+                cudaGraphDestroy(g);
+            }
             if (st != VL_OK) return st;
             CU(e);
-            CU(cudaGraphInstantiate(&S->graph, g, 0));
-            CU(cudaGraphDestroy(g));
             S->have_graph = 1;
         }
         CU(cudaGraphLaunch(S->graph, cs->stream));
