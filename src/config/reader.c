@@ -721,7 +721,9 @@ static int read_stp(rd *r, vnode *n, vl_proj_spec *pr) {
     return 0;
 }
 
-static int read_projection(rd *r, vnode *m, size_t index) {
+/* read_projection's work; *base_file receives the connection file's path that the targets copy,
+ * for the caller to free on every path. */
+static int read_projection_into(rd *r, vnode *m, size_t index, char **base_file) {
     vl_spec *s = r->s;
     if (m->type != VN_MAP) FAIL(m, "a projection is a mapping such as {from: exc, to: inh, receptor: exc, "
                                    "connect: {fixed_probability: 0.02}, weight: 6 nS}");
@@ -738,7 +740,9 @@ static int read_projection(rd *r, vnode *m, size_t index) {
     memset(&base, 0, sizeof base);
     base.mark = m->mark;
     if (resolve_ref(r, from, &base.src, &base.src_lo, &base.src_hi)) return -1;
-    if (read_connect(r, con, &base, NULL)) return -1;
+    const int connect_rc = read_connect(r, con, &base, NULL);
+    *base_file = base.file; /* each target below holds its own copy */
+    if (connect_rc) return -1;
     size_t n_to = to->type == VN_SEQ ? to->n : 1;
     if (n_to == 0) FAIL(to, "to: the list is empty");
     for (size_t k = 0; k < n_to; ++k) {
@@ -853,6 +857,13 @@ static int read_projection(rd *r, vnode *m, size_t index) {
         s->proj[s->n_proj++] = pr;
     }
     return 0;
+}
+
+static int read_projection(rd *r, vnode *m, size_t index) {
+    char *base_file = NULL;
+    const int rc = read_projection_into(r, m, index, &base_file);
+    free(base_file);
+    return rc;
 }
 
 static int parse_ids(rd *r, vnode *n, uint32_t size, uint32_t **ids, size_t *count) {
