@@ -672,6 +672,8 @@ static vl_status cuda_init(vl_sim *s) {
     }
     if (cs->net.update == VL_UPDATE_BOUNDS && !cs->net.bounds.n) cs->net.update = VL_UPDATE_THREAD; // too many populations
     cs->net.upd_blocks = (uint32_t)prop.multiProcessorCount * 4; // one wave of the stride kernel
+    const char *ub = getenv("VOLLEY_CUDA_STRIDE_BLOCKS"); // a smaller wave, so that a test model strides
+    if (ub && atoi(ub) > 0) cs->net.upd_blocks = (uint32_t)atoi(ub);
     const char *pdl = getenv("VOLLEY_CUDA_PDL");
     cs->net.pdl = pdl && *pdl && strcmp(pdl, "0") != 0 && prop.major >= 9; // griddepcontrol: compute capability 9.0
     const char *sc = getenv("VOLLEY_CUDA_SCATTER");
