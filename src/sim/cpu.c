@@ -347,6 +347,10 @@ static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32
     int64_t *ring_q = cs->pops[c->tgt].ring_q ? cs->pops[c->tgt].ring_q + (size_t)c->rec * n : NULL;
     /* delayed plastic spikes have already waited their delay */
     const size_t slot_const = (size_t)((t + 1 + (cs->hist[q] ? 0 : c->delay_const)) % D);
+    /* Per-synapse delays: slot (t + 1 + d) mod D as base + d less D once it passes D, since d <= D - 2
+     * (the ring holds the longest delay and two more slots), without a 64-bit remainder per synapse. */
+    const size_t base = (size_t)((t + 1) % D);
+#define VL_SLOT(d) (base + (d) >= D ? base + (d) - D : base + (d))
     const float *fac = cs->stp_f[q];
     for (uint32_t k = 0; k < n_spk; ++k) {
         uint32_t id = spk[k];
@@ -358,7 +362,7 @@ static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32
             for (uint64_t j = b; j < e; ++j) {
                 uint32_t col = c->col[j];
                 if (col - lo >= span) continue;
-                size_t at = (c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const) * nr * n + col;
+                size_t at = (c->delay ? VL_SLOT(c->delay[j]) : slot_const) * nr * n + col;
                 if (ring_q) ring_q[at] += vl_to_fixed(c->w[j] * f);
                 else ring[at] += c->w[j] * f;
             }
@@ -366,7 +370,7 @@ static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32
             for (uint64_t j = b; j < e; ++j) {
                 uint32_t col = c->col[j];
                 if (col - lo >= span) continue;
-                size_t slot = c->delay ? (size_t)((t + 1 + c->delay[j]) % D) : slot_const;
+                size_t slot = c->delay ? VL_SLOT(c->delay[j]) : slot_const;
                 ring_q[slot * nr * n + col] += vl_to_fixed(c->w[j]);
             }
         } else if (!c->delay) {
@@ -378,10 +382,11 @@ static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32
         } else {
             for (uint64_t j = b; j < e; ++j) {
                 uint32_t col = c->col[j];
-                if (col - lo < span) ring[(size_t)((t + 1 + c->delay[j]) % D) * nr * n + col] += c->w[j];
+                if (col - lo < span) ring[VL_SLOT(c->delay[j]) * nr * n + col] += c->w[j];
             }
         }
     }
+#undef VL_SLOT
 }
 
 /* Spikes scatter into the targets' rings at slot t + 1 + delay (schedule step 3). Short-term
