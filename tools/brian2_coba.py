@@ -17,45 +17,19 @@ The project is generated and compiled once into a temporary folder; the binary t
     rate_exc / rate_inh / events_per_s / rtf
 Usage: brian2_coba.py [--threads N] [--repeat K] [--N 4000] [--duration 1] [--seed S] [--keep DIR]
 """
-import argparse
-import os
-import shutil
 import statistics
 import sys
-import tempfile
-import time
-import warnings
+
+import b2standalone
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split('\n\n', 1)[1])
-    ap.add_argument('--threads', type=int, default=1,
-                    help='OpenMP threads (prefs.devices.cpp_standalone.openmp_threads); 1 = serial code')
-    ap.add_argument('--repeat', type=int, default=1, help='run the compiled binary this many times')
-    ap.add_argument('--N', type=int, default=4000, help='neurons (80%% exc); p = 80/N')
-    ap.add_argument('--duration', type=float, default=1.0, help='simulated seconds')
-    ap.add_argument('--seed', type=int, default=None, help='random seed (default: a new one each run)')
-    ap.add_argument('--keep', metavar='DIR', help='build into DIR and keep it (default: a temp dir, removed)')
-    a = ap.parse_args()
-
-    warnings.filterwarnings('ignore', category=FutureWarning)
-    try:
-        import numpy as np
-        import brian2 as b2
-    except ImportError as e:
-        print(f"brian2_coba: Brian2 not importable ({e}); Debian python3-brian, /usr/bin/python3")
+    a = b2standalone.parse_args(__doc__, 4000, 'neurons (80%% exc); p = 80/N')
+    started = b2standalone.start(a, 'brian2_coba')
+    if started is None:
         return 77
+    b2, np, build_dir = started
     from brian2 import ms, mV, nS, pF, second
-
-    build_dir = a.keep or tempfile.mkdtemp(prefix='brian2_coba_')
-    b2.set_device('cpp_standalone', directory=build_dir, build_on_run=False)
-    b2.prefs.devices.cpp_standalone.openmp_threads = a.threads if a.threads > 1 else 0
-    b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f'-j{os.cpu_count() or 2}']
-    b2.defaultclock.dt = 0.1 * ms
-    if a.seed is not None:
-        b2.seed(a.seed)
 
     N = a.N
     NE = int(round(0.8 * N))
@@ -82,38 +56,23 @@ def main():
     mon = b2.SpikeMonitor(P, record=False)
     b2.run(a.duration * second)
 
-    t0 = time.time()
-    b2.device.build(directory=build_dir, compile=True, run=False, with_output=False)
-    compile_s = time.time() - t0
-    print(f"brian2_coba: Brian2 {b2.__version__} cpp_standalone, N={N} ({NE} exc), p={p:.4g}, "
-          f"threads={a.threads}, duration={a.duration} s, build dir {build_dir}")
-    print(f"compile: {compile_s:.2f}")
-    sims, bins, res = [], [], []
-    try:
-        for k in range(a.repeat):
-            b2.device.run(build_dir, with_output=False, run_args=[])
-            sim = float(b2.device._last_run_time)
-            binary = float(b2.device.timers['run_binary'])
-            counts = np.asarray(mon.count[:], dtype=np.int64)
-            outdeg = (np.bincount(np.asarray(Ce.i[:]), minlength=NE),
-                      np.bincount(np.asarray(Ci.i[:]), minlength=N - NE))
-            events = int((counts[:NE] * outdeg[0]).sum() + (counts[NE:] * outdeg[1]).sum())
-            n_syn = len(Ce) + len(Ci)
-            re = counts[:NE].sum() / NE / a.duration
-            ri = counts[NE:].sum() / (N - NE) / a.duration
-            sims.append(sim)
-            bins.append(binary)
-            res.append((re, ri, events / a.duration, n_syn))
-            print(f"run {k + 1}: simulate {sim:.4f} s, binary {binary:.3f} s, rate_exc {re:.2f} Hz, "
-                  f"rate_inh {ri:.2f} Hz, synapses {n_syn}, events {events}")
-            sys.stdout.flush()
-    finally:
-        if not a.keep:
-            shutil.rmtree(build_dir, ignore_errors=True)
-    med = statistics.median(sims)
+    header = (f"brian2_coba: Brian2 {b2.__version__} cpp_standalone, N={N} ({NE} exc), p={p:.4g}, "
+              f"threads={a.threads}, duration={a.duration} s, build dir {build_dir}")
+
+    def one_run():
+        counts = np.asarray(mon.count[:], dtype=np.int64)
+        outdeg = (np.bincount(np.asarray(Ce.i[:]), minlength=NE), np.bincount(np.asarray(Ci.i[:]), minlength=N - NE))
+        events = int((counts[:NE] * outdeg[0]).sum() + (counts[NE:] * outdeg[1]).sum())
+        n_syn = len(Ce) + len(Ci)
+        re = counts[:NE].sum() / NE / a.duration
+        ri = counts[NE:].sum() / (N - NE) / a.duration
+        return (f"rate_exc {re:.2f} Hz, rate_inh {ri:.2f} Hz, synapses {n_syn}, events {events}",
+                (re, ri, events / a.duration, n_syn))
+
+    med, binary, res = b2standalone.build_and_run(a, b2, build_dir, header, one_run)
     print(f"synapses: {res[-1][3]}")
     print(f"simulate: {med:.4f}")
-    print(f"binary: {statistics.median(bins):.3f}")
+    print(f"binary: {binary:.3f}")
     print(f"rate_exc: {statistics.median(r[0] for r in res):.2f}")
     print(f"rate_inh: {statistics.median(r[1] for r in res):.2f}")
     print(f"events_per_s: {statistics.median(r[2] for r in res):.4g}")
