@@ -61,16 +61,19 @@ typedef struct vl_cluster_layout {
     vl_cluster_pop pop[VL_CLUSTER_MAX_POPS];
 } vl_cluster_layout;
 
-static inline uint32_t vl_cluster_take(uint32_t *at, uint64_t bytes) {
-    uint32_t here = *at;
-    *at = (uint32_t)((here + bytes + 15) & ~(uint64_t)15);
-    return here;
+/* The next array of `bytes` at *at (16-byte aligned). *at counts in 64 bits, so that a huge array
+ * cannot wrap it back under the limit; the layout refuses any total past 2^31 before the 32-bit
+ * offsets it keeps are used. */
+static inline uint32_t vl_cluster_take(uint64_t *at, uint64_t bytes) {
+    uint64_t here = *at;
+    *at = (here + bytes + 15) & ~(uint64_t)15;
+    return (uint32_t)here;
 }
 
 /* Neurons of a population of `size` in each of `blocks` slices: a multiple of 32, at least 32. */
 static inline uint32_t vl_cluster_slice(uint64_t size, int blocks) {
     uint64_t per = (size + blocks - 1) / blocks, m = (per + 31) & ~(uint64_t)31;
-    return m ? (uint32_t)m : 32;
+    return !m ? 32 : m > 0xffffffe0u ? 0xffffffe0u : (uint32_t)m; /* the largest: refused for its bytes */
 }
 
 /* The most synapses (targets col[0 .. n_syn)) that one of `blocks` slices of m neurons holds. */
@@ -129,7 +132,8 @@ static inline uint64_t vl_cluster_layout_in(const vl_cluster_pop_in *pops, int n
     L->n_proj = n_proj;
     L->local = projs != NULL;
     const uint64_t sets = projs ? 2 : 1; /* local: spike lists and counts by step parity */
-    uint32_t at = 0, work = 0;
+    uint64_t at = 0;
+    uint32_t work = 0;
     L->desc = vl_cluster_take(&at, desc_bytes);
     L->cnt = vl_cluster_take(&at, 4ull * sets * n_pops);
     L->smax = vl_cluster_take(&at, 4ull * n_pops);
@@ -152,7 +156,7 @@ static inline uint64_t vl_cluster_layout_in(const vl_cluster_pop_in *pops, int n
     }
     if (projs) {
         const int lg = vl_cluster_log2(blocks);
-        L->syn = at;
+        L->syn = (uint32_t)at;
         for (int q = 0; q < n_proj; ++q) {
             vl_cluster_proj *c = &L->proj[q];
             const uint64_t cap = projs[q].cap[lg];
@@ -163,11 +167,12 @@ static inline uint64_t vl_cluster_layout_in(const vl_cluster_pop_in *pops, int n
             c->delay = projs[q].delays ? vl_cluster_take(&at, 2 * cap) : 0;
             if (at > 0x7fffffffu) return UINT64_MAX;
         }
-        L->syn_bytes = at - L->syn;
+        L->syn_bytes = (uint32_t)(at - L->syn);
     }
+    if (at > 0x7fffffffu) return UINT64_MAX; /* also the spike lists of inputs */
     L->work = work;
     L->threads = work <= 512 ? 512 : 1024;
-    L->shm = at;
+    L->shm = (uint32_t)at;
     return at;
 }
 

@@ -327,6 +327,12 @@ static void test_cluster_local(void **state) {
     vl_cluster_proj_in one = {0, 10, 0, 1, 1.0f, {1, 1, 1, 1, 1}};
     assert_true(vl_cluster_layout_in(&wide, 1, &one, 1, 0, 1, DESC, &L) == UINT64_MAX);
     assert_true(vl_cluster_layout_in(&wide, 1, NULL, 1, 0, 1, DESC, &L) < UINT64_MAX);
+    /* Arrays of several GiB must not wrap the byte count back under a limit: 2^28 neurons with a
+     * deterministic ring need about 19 GB; the largest population, 2^32 - 1, about 200 GB. */
+    vl_cluster_pop_in huge = {1, 1u << 28, 2, 3}, largest = {1, 0xffffffffu, 2, 3};
+    assert_true(vl_cluster_layout_in(&huge, 1, NULL, 1, 1, 1, DESC, &L) == UINT64_MAX);
+    assert_true(vl_cluster_layout_in(&largest, 1, NULL, 1, 0, 1, DESC, &L) == UINT64_MAX);
+    assert_int_equal(vl_cluster_plan(&largest, 1, 1, 0, DESC, 1u << 30, 0, &L), -1);
     for (int q = 0; q < 4; ++q) { free(r[q].row_ptr); free(r[q].col); free(r[q].w); free(r[q].delay); }
 }
 
