@@ -22,6 +22,7 @@
 #endif
 
 #include "model/model.h"
+#include "kernels/philox.h"
 #include "network/network.h"
 
 static char g_dir[1024];
@@ -34,11 +35,11 @@ enum { NA = 300, NB = 400 };
 enum {
     P_PROB, P_INDEG, P_INDEG_NM, P_OUTDEG, P_OUTDEG_NM, P_TOTAL, P_ALL, P_O2O, P_O2O_SLICE, P_REC_PROB,
     P_REC_INDEG_ALL, P_REC_OUTDEG, P_REC_ALL, P_REC_ALL_AUT, P_REC_TOTAL, P_SLICE, P_W_UNIFORM, P_W_NORMAL,
-    P_W_TRUNC, P_W_AUTO0, P_W_LOGNORMAL, P_FILE, P_COUNT
+    P_W_TRUNC, P_W_AUTO0, P_W_LOGNORMAL, P_FILE, P_W_TOTAL, P_COUNT
 };
 
 static const char *model_text(void) {
-    static char buf[8192];
+    static char buf[16384];
     snprintf(buf, sizeof buf,
              "name: conn\n"
              "dt: 0.1 ms\n"
@@ -86,7 +87,9 @@ static const char *model_text(void) {
              "  - {name: w_lognormal, from: a, to: b, receptor: exc, connect: {fixed_indegree: 50},"
              " weight: {lognormal: [2 nS, 0.5]}}\n"
              "  - {name: file, from: a, to: b, receptor: inh, connect: {file: %s/tests/data/conn_small.csv},"
-             " weight: file, delay: file}\n",
+             " weight: file, delay: file}\n"
+             "  - {name: w_total, from: a, to: b, receptor: exc, connect: {fixed_total_number: 20000},"
+             " weight: {uniform: [1 nS, 3 nS]}, delay: {uniform: [0.1 ms, 2 ms]}}\n",
              NA, NB, NA, NA - 1, VOLLEY_SOURCE_DIR);
     return buf;
 }
@@ -408,11 +411,12 @@ static void test_connection_file(void **st) {
     const vl_csr *c = P(P_FILE);
     assert_int_equal(c->n_syn, 6);
     assert_int_equal(c->rec, 1); /* inh */
-    /* row 0: (1, 2.5 nS, 0.3 ms), (3, 1.0, 1.0), (1, 6.0, 0.5) in file order */
+    /* row 0 in the file: (1, 2.5 nS, 0.3 ms), (3, 1.0, 1.0), (1, 6.0, 0.5); in the CSR in target
+     * order, the two synapses onto target 1 still in file order, each with its weight and delay */
     assert_int_equal(row_len(c, 0), 3);
-    const uint32_t col0[] = {1, 3, 1};
-    const float w0[] = {2.5f, 1.0f, 6.0f};
-    const uint16_t d0[] = {3, 10, 5};
+    const uint32_t col0[] = {1, 1, 3};
+    const float w0[] = {2.5f, 6.0f, 1.0f};
+    const uint16_t d0[] = {3, 5, 10};
     assert_non_null(c->delay);
     for (int k = 0; k < 3; ++k) {
         assert_int_equal(c->col[k], col0[k]);
@@ -455,6 +459,64 @@ static void trunc_normal(double mu, double sd, double lo, double *mean, double *
     double a = (lo - mu) / sd, lam = phi(a) / (1 - Phi(a));
     *mean = mu + sd * lam;
     *var = sd * sd * (1 + a * lam - lam * lam);
+}
+
+/* Every row lists its targets in ascending order. A fixed_total_number projection, whose pairs
+ * come in random order, is rebuilt here from its definition (pair k: source and target from the
+ * Philox block (k, 0, 2) of the connectivity stream; rows keep the order of k) with each synapse's
+ * weight and delay drawn at its position in that generation order; sorted stably by target, this
+ * must be the built CSR: every weight and delay went with its synapse. */
+static void test_rows_in_target_order(void **st) {
+    (void)st;
+    for (int i = 0; i < P_COUNT; ++i) {
+        const vl_csr *c = P(i);
+        for (uint32_t r = 0; r < c->n_rows; ++r)
+            for (uint64_t k = c->row_ptr[r] + 1; k < c->row_ptr[r + 1]; ++k)
+                if (c->col[k - 1] > c->col[k])
+                    fail_msg("projection %s: row %u not in target order at synapse %llu",
+                             g_model->spec.proj[i].name, r, (unsigned long long)k);
+    }
+    const vl_proj_spec *p = &g_model->spec.proj[P_W_TOTAL];
+    const vl_csr *c = P(P_W_TOTAL);
+    const uint64_t seed = g_model->spec.seed, n = p->n;
+    assert_int_equal(c->n_syn, n);
+    uint32_t *src = calloc(n, sizeof *src), *tgt = calloc(n, sizeof *tgt), *fill = calloc(NA, sizeof *fill);
+    uint32_t *col = calloc(n, sizeof *col);
+    float *w = calloc(n, sizeof *w);
+    uint16_t *d = calloc(n, sizeof *d);
+    assert_true(src && tgt && fill && col && w && d);
+    for (uint64_t k = 0; k < n; ++k) {
+        vl_u32x4 r = vl_rand4(seed, VL_STREAM_CONNECT | P_W_TOTAL, (uint32_t)k, 0, 2);
+        src[k] = (uint32_t)(((uint64_t)r.v[0] * NA) >> 32);
+        tgt[k] = (uint32_t)(((uint64_t)r.v[1] * NB) >> 32);
+    }
+    uint64_t moved = 0;
+    for (uint64_t k = 0; k < n; ++k) { /* generation position of pair k: its row's start + its rank */
+        const uint64_t at = c->row_ptr[src[k]] + fill[src[k]]++;
+        col[at] = tgt[k];
+        w[at] = (float)vl_dist_draw(&p->weight, seed, VL_STREAM_WEIGHT | P_W_TOTAL, (uint32_t)at, 0, 0);
+        d[at] = (uint16_t)nearbyint(vl_dist_draw(&p->delay, seed, VL_STREAM_WEIGHT | P_W_TOTAL, (uint32_t)at, 0, 1) /
+                                    g_model->spec.dt);
+    }
+    for (uint32_t r = 0; r < NA; ++r) {
+        assert_int_equal(fill[r], row_len(c, r));
+        const uint64_t b = c->row_ptr[r], e = c->row_ptr[r + 1];
+        for (uint64_t k = b + 1; k < e; ++k) { /* insertion sort by target: stable */
+            uint32_t cc = col[k];
+            float ww = w[k];
+            uint16_t dd = d[k];
+            uint64_t j = k;
+            for (; j > b && col[j - 1] > cc; --j, ++moved) col[j] = col[j - 1], w[j] = w[j - 1], d[j] = d[j - 1];
+            col[j] = cc, w[j] = ww, d[j] = dd;
+        }
+    }
+    assert_true(moved > n); /* the generation order was far from sorted */
+    assert_non_null(c->delay);
+    for (uint64_t k = 0; k < n; ++k)
+        if (c->col[k] != col[k] || c->w[k] != w[k] || c->delay[k] != d[k])
+            fail_msg("w_total synapse %llu: (%u, %g, %u) built, (%u, %g, %u) expected", (unsigned long long)k,
+                     c->col[k], c->w[k], c->delay[k], col[k], w[k], d[k]);
+    free(src); free(tgt); free(fill); free(col); free(w); free(d);
 }
 
 static void test_weight_distributions(void **st) {
@@ -657,6 +719,7 @@ int main(void) {
         cmocka_unit_test(test_slices_and_autapses),
         cmocka_unit_test(test_expected_synapses_match),
         cmocka_unit_test(test_connection_file),
+        cmocka_unit_test(test_rows_in_target_order),
         cmocka_unit_test(test_weight_distributions),
         cmocka_unit_test(test_delays),
         cmocka_unit_test(test_initial_values),

@@ -228,6 +228,13 @@ static void test_threads_identical(void **st) {
                            "projections.inh_rec.weight={uniform: [3 nS, 10 nS]}", "inputs.kick.stop=1 s",
                            "inputs.kick.size=200", "record.state.0.neurons=[5, 900, 1700, 2500, 3199]"};
     expect_thread_independent("coba", "coba_dense", dense, sizeof dense / sizeof dense[0]);
+    /* Rows generated in random target order (fixed_total_number, sorted when built) with per-synapse
+     * delays: each thread finds its range of targets in a row by bisection. */
+    const char *total[] = {"duration=300 ms", "projections.exc_rec.connect={fixed_total_number: 1280000}",
+                           "projections.exc_rec.weight={uniform: [0.15 nS, 0.45 nS]}",
+                           "projections.exc_rec.delay={uniform: [0.1 ms, 2 ms]}", "inputs.kick.stop=1 s",
+                           "inputs.kick.size=200", "record.state.0.neurons=[5, 900, 1700, 2500, 3199]"};
+    expect_thread_independent("coba", "coba_total_delays", total, sizeof total / sizeof total[0]);
 }
 
 /* The CPU code built for AVX2 (src/sim/cpu_avx2.c, picked at run time) gives the baseline build's

@@ -358,6 +358,67 @@ static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, v
 }
 
 
+/* Puts every row in target order, stably: synapses onto one target keep their generation order,
+ * and each carries its drawn weight and delay along. The network is the same, and so is the
+ * order of the additions into each target, so results keep their bits; propagation can find a
+ * range of targets in a row by bisection (src/sim/cpu.c). Rows already in order (the per-row
+ * rules) are left as they are; the others go through an LSD radix sort on the target. */
+static int sort_rows(vl_csr *c, uint16_t *dsteps) {
+    const uint32_t top = c->tgt_lo + c->n_cols; /* every col < top */
+    unsigned bits = 1;
+    while (bits < 32 && (top - 1) >> bits) ++bits;
+    const unsigned passes = (bits + 10) / 11, digit = (bits + passes - 1) / passes;
+    const uint32_t mask = (1u << digit) - 1;
+    int fail = 0;
+#pragma omp parallel reduction(| : fail)
+    {
+        uint64_t *key = NULL, *tmp = NULL;
+        float *wt = NULL;
+        uint16_t *dt = NULL;
+        uint64_t cap = 0;
+        uint32_t cnt[2048];
+#pragma omp for schedule(dynamic, 256)
+        for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) {
+            const uint64_t b = c->row_ptr[r], L = c->row_ptr[r + 1] - b;
+            uint32_t *col = c->col + b;
+            uint64_t i = 1;
+            while (i < L && col[i - 1] <= col[i]) ++i;
+            if (i >= L || fail) continue;
+            if (L > cap) {
+                free(key); free(tmp); free(wt); free(dt);
+                cap = L;
+                key = malloc(cap * sizeof *key), tmp = malloc(cap * sizeof *tmp);
+                wt = malloc(cap * sizeof *wt), dt = malloc(cap * sizeof *dt);
+                if (!key || !tmp || !wt || !dt || L > UINT32_MAX) { fail = 1; cap = 0; continue; }
+            }
+            for (i = 0; i < L; ++i) key[i] = (uint64_t)col[i] << 32 | i;
+            for (unsigned p = 0; p < passes; ++p) {
+                const unsigned sh = 32 + p * digit;
+                memset(cnt, 0, ((size_t)mask + 1) * sizeof *cnt);
+                for (i = 0; i < L; ++i) cnt[(key[i] >> sh) & mask]++;
+                for (uint32_t k = 0, at = 0; k <= mask; ++k) {
+                    const uint32_t m = cnt[k];
+                    cnt[k] = at;
+                    at += m;
+                }
+                for (i = 0; i < L; ++i) tmp[cnt[(key[i] >> sh) & mask]++] = key[i];
+                uint64_t *x = key;
+                key = tmp, tmp = x;
+            }
+            for (i = 0; i < L; ++i) {
+                const uint32_t from = (uint32_t)key[i];
+                col[i] = (uint32_t)(key[i] >> 32);
+                wt[i] = c->w[b + from];
+                dt[i] = dsteps[b + from];
+            }
+            memcpy(c->w + b, wt, L * sizeof *wt);
+            memcpy(dsteps + b, dt, L * sizeof *dt);
+        }
+        free(key); free(tmp); free(wt); free(dt);
+    }
+    return fail ? -1 : 0;
+}
+
 /* Column index of a CSR matrix, for post-spike updates: synapses grouped by target, in row order. */
 static int build_csc(vl_csr *c) {
     c->col_ptr = vl__calloc((size_t)c->n_cols + 1, sizeof *c->col_ptr);
@@ -448,6 +509,11 @@ static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_cs
     if (too_long) {
         vl__diag_error(d, p->mark, "projection '%s' has a delay longer than 65000 steps (%.0f ms at dt = %g ms)",
                        p->name, 65000 * s->dt, s->dt);
+        free(dsteps);
+        return -1;
+    }
+    if (sort_rows(c, dsteps) != 0) {
+        vl__diag_error(d, p->mark, "cannot build projection '%s': out of memory to sort its rows", p->name);
         free(dsteps);
         return -1;
     }

@@ -10,7 +10,8 @@ typedef struct vl_csr {
     uint32_t src_lo, n_rows;   /* row k is source neuron src_lo + k */
     uint64_t n_syn;
     uint64_t *row_ptr;         /* n_rows + 1 */
-    uint32_t *col;             /* target neuron, index within the target population */
+    uint32_t *col;             /* target neuron, index within the target population; each row in
+                                * ascending order, synapses onto one target in generation order */
     float *w;
     uint16_t *delay;           /* per-synapse delay in steps, or NULL when all equal delay_const */
     uint16_t delay_const, max_delay;

@@ -332,8 +332,20 @@ static void push_history(vl_sim *s, uint64_t t) {
     }
 }
 
+/* The first synapse in [b, e) of a row (targets ascending, src/network/network.h) whose target
+ * is at least x. */
+static uint64_t row_lower_bound(const uint32_t *col, uint64_t b, uint64_t e, uint32_t x) {
+    while (b < e) {
+        const uint64_t m = b + (e - b) / 2;
+        if (col[m] < x) b = m + 1;
+        else e = m;
+    }
+    return b;
+}
+
 /* Projection q's arriving spikes into the rings of target neurons [lo, hi): in spike-list order,
- * each row in CSR order, skipping targets outside the range. */
+ * each row in CSR order, from its first synapse onto lo to its last below hi (rows are sorted by
+ * target). */
 static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32_t hi) {
     cpu_state *cs = s->be_state;
     const vl_csr *c = &s->net.proj[q];
@@ -342,7 +354,6 @@ static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32
     if (!n_spk || !c->n_syn || lo >= hi) return;
     const vl_pop_rt *tr = &s->rt[c->tgt];
     const size_t n = tr->size, nr = (size_t)tr->np.n_rec, D = tr->ring_len;
-    const uint32_t span = hi - lo;
     float *ring = cs->pops[c->tgt].ring + (size_t)c->rec * n;
     int64_t *ring_q = cs->pops[c->tgt].ring_q ? cs->pops[c->tgt].ring_q + (size_t)c->rec * n : NULL;
     /* delayed plastic spikes have already waited their delay */
@@ -357,32 +368,27 @@ static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32
         if (id < c->src_lo || id - c->src_lo >= c->n_rows) continue;
         uint32_t row = id - c->src_lo;
         uint64_t b = c->row_ptr[row], e = c->row_ptr[row + 1];
+        if (lo > 0) b = row_lower_bound(c->col, b, e, lo);
+        if (hi < n) e = row_lower_bound(c->col, b, e, hi);
         if (fac) { /* the row's weights scaled by the source's short-term factor */
             float f = fac[row];
             for (uint64_t j = b; j < e; ++j) {
-                uint32_t col = c->col[j];
-                if (col - lo >= span) continue;
-                size_t at = (c->delay ? VL_SLOT(c->delay[j]) : slot_const) * nr * n + col;
+                size_t at = (c->delay ? VL_SLOT(c->delay[j]) : slot_const) * nr * n + c->col[j];
                 if (ring_q) ring_q[at] += vl_to_fixed(c->w[j] * f);
                 else ring[at] += c->w[j] * f;
             }
         } else if (ring_q) {
             for (uint64_t j = b; j < e; ++j) {
-                uint32_t col = c->col[j];
-                if (col - lo >= span) continue;
                 size_t slot = c->delay ? VL_SLOT(c->delay[j]) : slot_const;
-                ring_q[slot * nr * n + col] += vl_to_fixed(c->w[j]);
+                ring_q[slot * nr * n + c->col[j]] += vl_to_fixed(c->w[j]);
             }
         } else if (!c->delay) {
             float *dst = ring + slot_const * nr * n;
-            for (uint64_t j = b; j < e; ++j) {
-                uint32_t col = c->col[j];
-                if (col - lo < span) dst[col] += c->w[j];
-            }
+            for (uint64_t j = b; j < e; ++j) dst[c->col[j]] += c->w[j];
         } else {
             for (uint64_t j = b; j < e; ++j) {
-                uint32_t col = c->col[j];
-                if (col - lo < span) ring[VL_SLOT(c->delay[j]) * nr * n + col] += c->w[j];
+                if (j + 24 < e) __builtin_prefetch(&ring[VL_SLOT(c->delay[j + 24]) * nr * n + c->col[j + 24]], 1);
+                ring[VL_SLOT(c->delay[j]) * nr * n + c->col[j]] += c->w[j];
             }
         }
     }
@@ -391,8 +397,8 @@ static void propagate_range(vl_sim *s, size_t q, uint64_t t, uint32_t lo, uint32
 
 /* Spikes scatter into the targets' rings at slot t + 1 + delay (schedule step 3). Short-term
  * factors first, once per arriving spike. Then, when the step has enough synapses to share,
- * each thread takes an equal range of every target population and walks all arriving rows,
- * adding only into its range: every neuron receives its inputs in the serial order
+ * each thread takes an equal range of every target population and, in every arriving row, the
+ * synapses onto its range (found by bisection: rows are sorted by target): every neuron receives its inputs in the serial order
  * (projection, spike, synapse), so the sums are the same bits for any thread count. */
 static void step_propagate(vl_sim *s, uint64_t t) {
     cpu_state *cs = s->be_state;
