@@ -29,6 +29,64 @@ static char g_dir[1024];
 
 /* ---- kernel level ---- */
 
+/* The background input's Poisson count from the CPU backend's table (vl_poisson_cdf and
+ * vl_poisson_count_cdf) equals the search that the GPU runs (vl_poisson_count), for rates from
+ * far below one event per step to the reader's limit: on 2e5 uniforms of the Philox stream per
+ * rate, on every F_k and its two float neighbours (the decision boundaries), and above the last
+ * F_k. The mean count is lambda. */
+static void test_poisson_table_equals_search(void **st) {
+    (void)st;
+    const double lambdas[] = {1e-7, 1e-3, 0.02, 0.3, 1.28, 1.68, 2.32, 4.0, 17.5, 79.9};
+    static float F[VL_POISSON_MAX];
+    for (size_t i = 0; i < sizeof lambdas / sizeof lambdas[0]; ++i) {
+        const float lam = (float)lambdas[i], e = (float)exp(-lambdas[i]);
+        const uint32_t S = vl_poisson_cdf(lam, e, F);
+        assert_true(S >= 1 && S < VL_POISSON_MAX);
+        double sum = 0;
+        const int n = 200000;
+        for (int k = 0; k < n; ++k) {
+            const float u = vl_u01f(vl_rand4(99, 7, (uint32_t)i, 0, (uint32_t)k).v[2]);
+            const int32_t a = vl_poisson_count(lam, e, u), b = vl_poisson_count_cdf(F, S, u);
+            if (a != b) fail_msg("lambda %g, u %.9g: search %d, table %d", lambdas[i], u, a, b);
+            sum += a;
+        }
+        const double mean = sum / n;
+        if (fabs(mean - lambdas[i]) > 5 * sqrt(lambdas[i] / n) + 1e-6)
+            fail_msg("lambda %g: mean count %g", lambdas[i], mean);
+        for (uint32_t k = 0; k < S; ++k) {
+            const float us[3] = {F[k], nextafterf(F[k], 0.0f), nextafterf(F[k], 2.0f)};
+            for (int j = 0; j < 3; ++j) {
+                const int32_t a = vl_poisson_count(lam, e, us[j]), b = vl_poisson_count_cdf(F, S, us[j]);
+                if (a != b)
+                    fail_msg("lambda %g, u = F_%u %+d ulp: search %d, table %d", lambdas[i], k, j ? 2 * j - 3 : 0, a, b);
+            }
+        }
+        const float top = nextafterf(F[S - 1], 2.0f);
+        assert_int_equal(vl_poisson_count(lam, e, top), (int32_t)S);
+        assert_int_equal(vl_poisson_count_cdf(F, S, top), (int32_t)S);
+    }
+}
+
+/* The largest uniform (1 - 2^-24) gives a count at the far tail of the distribution, never the
+ * search's cap: more than lambda + 10 sqrt(lambda) + 10 events has a probability below 1e-12 at
+ * every rate the reader takes. In float the sum of the terms stops a little off 1, below that
+ * uniform at about a tenth of all rates (here 2.32 events per step, PD14's L6E, among them); the
+ * search used to run on to 1000 events there. */
+static void test_poisson_count_tail(void **st) {
+    (void)st;
+    const float umax = vl_u01f(0xffffffffu);
+    int below = 0;
+    static float F[VL_POISSON_MAX];
+    for (double l = 1e-6; l < 80; l *= 1.01) {
+        const float lam = (float)l, e = (float)exp(-l);
+        const int32_t k = vl_poisson_count(lam, e, umax);
+        if (k > l + 10 * sqrt(l) + 10) fail_msg("lambda %g: %d events for u = 1 - 2^-24", l, k);
+        const uint32_t S = vl_poisson_cdf(lam, e, F);
+        below += F[S - 1] < umax;
+    }
+    assert_true(below > 0); /* the case the old search got wrong occurs */
+}
+
 typedef struct nrn {
     vl_neuron_params p;
     vl_rec_params rec[2];
@@ -572,6 +630,8 @@ static int teardown(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_poisson_table_equals_search),
+        cmocka_unit_test(test_poisson_count_tail),
         cmocka_unit_test(test_isi_exact_steps),
         cmocka_unit_test(test_fi_curve_small_dt),
         cmocka_unit_test(test_below_rheobase_stays_silent),

@@ -41,6 +41,8 @@ typedef struct cpu_pop {
     uint32_t *spk;
     uint32_t n_spk;
     size_t spk_pos, table_pos;
+    float *bg_F;   /* background input: the distribution function of its Poisson count, */
+    uint32_t bg_S; /* and its varying length (vl_poisson_cdf) */
 } cpu_pop;
 
 typedef struct cpu_state {
@@ -61,6 +63,7 @@ static void cpu_destroy(vl_sim *s) {
     for (size_t i = 0; cs && cs->pops && i < s->s->n_pops; ++i) {
         cpu_pop *p = &cs->pops[i];
         free(p->v); free(p->wa); free(p->refr); free(p->g); free(p->ring); free(p->ring_q); free(p->flag); free(p->spk);
+        free(p->bg_F);
     }
     for (size_t q = 0; cs && cs->A_pre && q < s->net.n_proj; ++q) {
         free(cs->A_pre[q]);
@@ -121,6 +124,10 @@ static vl_status cpu_init(vl_sim *s) {
             vl__diag_error(&s->diag, (vl_mark){0}, "out of memory for the state of population '%s'",
                            s->s->pops[i].name);
             return VL_ERR_NOMEM;
+        }
+        if (rt->np.bg_lambda > 0.0f) {
+            if (!(p->bg_F = vl__calloc(VL_POISSON_MAX, sizeof *p->bg_F))) return VL_ERR_NOMEM;
+            p->bg_S = vl_poisson_cdf(rt->np.bg_lambda, rt->np.bg_exp, p->bg_F);
         }
         memcpy(p->v, s->net.v0[i], n * sizeof *p->v);
         memcpy(p->g, s->net.g0[i], n * nr * sizeof *p->g);
@@ -259,7 +266,7 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
         }
 #pragma omp for simd schedule(static) nowait
         for (int64_t k = 0; k < n; ++k) vl_acc_init(np, &G[k], &GE[k]);
-        if (random_inputs) { /* one Philox block per neuron: the draws vectorise, the Poisson counts (a search) do not */
+        if (random_inputs) { /* one Philox block per neuron, then the Poisson counts from a table: all vectorise */
             if (np->noise != 0.0f) {
 #pragma omp for simd schedule(static) nowait
                 for (int64_t k = 0; k < n; ++k) {
@@ -274,8 +281,10 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
             }
             if (np->bg_lambda > 0.0f) {
                 float *in_bg = in + (size_t)np->bg_rec * (size_t)n;
-#pragma omp for schedule(static) nowait
-                for (int64_t k = 0; k < n; ++k) in_bg[k] += vl_bg_events(np, U[k]);
+                const float *F = p->bg_F, w = np->bg_weight;
+                const uint32_t S = p->bg_S;
+#pragma omp for simd schedule(static) nowait
+                for (int64_t k = 0; k < n; ++k) in_bg[k] += (float)vl_poisson_count_cdf(F, S, U[k]) * w;
             }
         }
         for (int32_t r = 0; r < nr; ++r) {
