@@ -15,15 +15,18 @@ typedef struct { uint32_t v[4]; } vl_u32x4;
 #define VL_PHILOX_W0 0x9E3779B9u
 #define VL_PHILOX_W1 0xBB67AE85u
 
-/* One round with key (k0, k1). */
+/* The high word of a 32 x 32-bit product. */
+VL_HD uint32_t vl_mulhi32(uint32_t a, uint32_t b) { return (uint32_t)(((uint64_t)a * b) >> 32); }
+
+/* One round with key (k0, k1). The high and low words of each product as two expressions: vector
+ * units multiply 32-bit lanes into their low words and even/odd lanes into 64-bit products, so
+ * the compiler need not widen whole vectors to 64 bits and narrow them back. */
 VL_HD vl_u32x4 vl_philox_round(vl_u32x4 c, uint32_t k0, uint32_t k1) {
-    uint64_t p0 = (uint64_t)VL_PHILOX_M0 * c.v[0];
-    uint64_t p1 = (uint64_t)VL_PHILOX_M1 * c.v[2];
     vl_u32x4 n;
-    n.v[0] = (uint32_t)(p1 >> 32) ^ c.v[1] ^ k0;
-    n.v[1] = (uint32_t)p1;
-    n.v[2] = (uint32_t)(p0 >> 32) ^ c.v[3] ^ k1;
-    n.v[3] = (uint32_t)p0;
+    n.v[0] = vl_mulhi32(VL_PHILOX_M1, c.v[2]) ^ c.v[1] ^ k0;
+    n.v[1] = VL_PHILOX_M1 * c.v[2];
+    n.v[2] = vl_mulhi32(VL_PHILOX_M0, c.v[0]) ^ c.v[3] ^ k1;
+    n.v[3] = VL_PHILOX_M0 * c.v[0];
     return n;
 }
 

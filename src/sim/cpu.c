@@ -173,7 +173,29 @@ static vl_status cpu_init(vl_sim *s) {
     return VL_OK;
 }
 
-/* Inputs emit this step's spikes (schedule step 1). */
+/* An input population's spike flags for step t, a worksharing loop (as neuron_passes): neuron k
+ * fires with probability probs[k], or prob when probs is NULL, or its pattern's when pix is set. */
+static inline __attribute__((always_inline)) void input_flags(const vl_pop_rt *rt, uint64_t seed, uint32_t stream,
+                                                              uint64_t t, int32_t pat, float prob,
+                                                              const float *probs, uint8_t *flag) {
+    const int64_t n = rt->size;
+    if (rt->is_pattern) {
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < n; ++k) {
+            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+            float pk = vl_pattern_prob(rt->pix, pat, rt->pix_stride, rt->group, (uint32_t)k, rt->on_prob, rt->off_prob);
+            flag[k] = (uint8_t)vl_poisson_fires(pk, vl_u01f(r.v[0]));
+        }
+    } else {
+#pragma omp for schedule(static)
+        for (int64_t k = 0; k < n; ++k) {
+            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+            flag[k] = (uint8_t)vl_poisson_fires(probs ? probs[k] : prob, vl_u01f(r.v[0]));
+        }
+    }
+}
+
+/* Inputs emit this step's spikes (schedule step 1); a parallel region only for large ones. */
 static void step_input(vl_sim *s, size_t i, uint64_t t) {
     const vl_pop_rt *rt = &s->rt[i];
     cpu_pop *p = &((cpu_state *)s->be_state)->pops[i];
@@ -183,28 +205,24 @@ static void step_input(vl_sim *s, size_t i, uint64_t t) {
         while (p->spk_pos < rt->n_spk && rt->spk_step[p->spk_pos] == t) p->spk[p->n_spk++] = rt->spk_id[p->spk_pos++];
         return;
     }
-    uint32_t stream = VL_STREAM_POISSON | (uint32_t)i, n = rt->size;
+    const uint32_t stream = VL_STREAM_POISSON | (uint32_t)i, n = rt->size;
     uint8_t *flag = p->flag;
-    uint64_t seed = s->seed;
+    const uint64_t seed = s->seed;
+    int32_t pat = -1;
+    float prob = 0.0f;
     if (rt->is_pattern) {
-        int32_t pat = vl_pop_rt_pattern(rt, t, &p->table_pos);
+        pat = vl_pop_rt_pattern(rt, t, &p->table_pos);
         if (pat < 0 && rt->off_prob <= 0.0f) return;
-#pragma omp parallel for schedule(static) if (n > 4096)
-        for (int64_t k = 0; k < (int64_t)n; ++k) {
-            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
-            float prob = vl_pattern_prob(rt->pix, pat, rt->pix_stride, rt->group, (uint32_t)k, rt->on_prob, rt->off_prob);
-            flag[k] = (uint8_t)vl_poisson_fires(prob, vl_u01f(r.v[0]));
-        }
     } else {
-        float prob = vl_pop_rt_prob(rt, t, &p->table_pos);
+        prob = vl_pop_rt_prob(rt, t, &p->table_pos);
         if (prob <= 0.0f && !rt->probs) return;
         if (t < rt->start_step || t >= rt->stop_step) return;
-        const float *probs = rt->probs;
-#pragma omp parallel for schedule(static) if (n > 4096)
-        for (int64_t k = 0; k < (int64_t)n; ++k) {
-            vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
-            flag[k] = (uint8_t)vl_poisson_fires(probs ? probs[k] : prob, vl_u01f(r.v[0]));
-        }
+    }
+    if (n > 4096) {
+#pragma omp parallel
+        input_flags(rt, seed, stream, t, pat, prob, rt->probs, flag);
+    } else {
+        input_flags(rt, seed, stream, t, pat, prob, rt->probs, flag);
     }
     for (uint32_t k = 0; k < n; ++k)
         if (flag[k]) p->spk[p->n_spk++] = k;
@@ -237,9 +255,11 @@ static inline __attribute__((always_inline)) void membrane_pass(int32_t model, v
     }
 }
 
-/* Neurons integrate this step (schedule step 2): the parts of vl_neuron_step as passes over the
- * population (the leak, each receptor, the membrane), each a loop the compiler vectorises. */
-static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
+/* The passes of a neuron update (schedule step 2): the parts of vl_neuron_step as passes over the
+ * population (the leak, each receptor, the membrane), each a loop the compiler vectorises. They
+ * are worksharing loops: inside a parallel region each thread takes its static share of every
+ * pass, and called outside one, the calling thread runs them whole. */
+static inline __attribute__((always_inline)) void neuron_passes(vl_sim *s, size_t i, uint64_t t) {
     const vl_pop_rt *rt = &s->rt[i];
     cpu_state *cs = s->be_state;
     cpu_pop *p = &cs->pops[i];
@@ -248,60 +268,77 @@ static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
     const int32_t model = np->model, nr = np->n_rec;
     float *in = p->ring + (size_t)(t % rt->ring_len) * (size_t)nr * (size_t)n;
     float *v = p->v, *g = p->g, *G = cs->acc_G, *GE = cs->acc_GE, *Z = cs->acc_Z, *U = cs->acc_U;
-    const int random_inputs = np->noise != 0.0f || np->bg_lambda > 0.0f;
     int32_t *refr = p->refr;
     uint8_t *flag = p->flag;
     const uint32_t stream = VL_STREAM_NOISE | (uint32_t)i;
     const uint64_t seed = s->seed;
-    float mx = s->max_v[i];
     int64_t *in_q = p->ring_q ? p->ring_q + (in - p->ring) : NULL;
-#pragma omp parallel if (n > 2048)
-    {
-        if (in_q) {
+    if (in_q) {
 #pragma omp for schedule(static)
-            for (int64_t k = 0; k < (int64_t)nr * n; ++k) {
-                in[k] = vl_from_fixed(in_q[k]);
-                in_q[k] = 0;
-            }
+        for (int64_t k = 0; k < (int64_t)nr * n; ++k) {
+            in[k] = vl_from_fixed(in_q[k]);
+            in_q[k] = 0;
         }
+    }
 #pragma omp for simd schedule(static) nowait
-        for (int64_t k = 0; k < n; ++k) vl_acc_init(np, &G[k], &GE[k]);
-        if (random_inputs) { /* one Philox block per neuron, then the Poisson counts from a table: all vectorise */
-            if (np->noise != 0.0f) {
+    for (int64_t k = 0; k < n; ++k) vl_acc_init(np, &G[k], &GE[k]);
+    if (np->noise != 0.0f || np->bg_lambda > 0.0f) { /* a Philox block per neuron, then the Poisson counts from a table: all vectorise */
+        if (np->noise != 0.0f) {
 #pragma omp for simd schedule(static) nowait
-                for (int64_t k = 0; k < n; ++k) {
-                    vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
-                    Z[k] = vl_normalf(r.v[0], r.v[1]);
-                    U[k] = vl_u01f(r.v[2]);
-                }
-            } else { /* Z is not read (membrane_pass gets none) */
-#pragma omp for simd schedule(static) nowait
-                for (int64_t k = 0; k < n; ++k)
-                    U[k] = vl_u01f(vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k).v[2]);
+            for (int64_t k = 0; k < n; ++k) {
+                vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k);
+                Z[k] = vl_normalf(r.v[0], r.v[1]);
+                U[k] = vl_u01f(r.v[2]);
             }
-            if (np->bg_lambda > 0.0f) {
-                float *in_bg = in + (size_t)np->bg_rec * (size_t)n;
-                const float *F = p->bg_F, w = np->bg_weight;
-                const uint32_t S = p->bg_S;
+        } else { /* Z is not read (membrane_pass gets none) */
 #pragma omp for simd schedule(static) nowait
-                for (int64_t k = 0; k < n; ++k) in_bg[k] += (float)vl_poisson_count_cdf(F, S, U[k]) * w;
-            }
+            for (int64_t k = 0; k < n; ++k)
+                U[k] = vl_u01f(vl_rand4(seed, stream, (uint32_t)t, (uint32_t)(t >> 32), (uint32_t)k).v[2]);
         }
-        for (int32_t r = 0; r < nr; ++r) {
-            float *gr = g + (size_t)r * (size_t)n, *ir = in + (size_t)r * (size_t)n;
-            switch (model) { /* a constant model lets each pass drop the other models' branches */
-            case VL_LIF_COND_EXP: receptor_pass(VL_LIF_COND_EXP, np->rec[r], n, v, gr, ir, G, GE); break;
-            case VL_LIF_CURR_EXP: receptor_pass(VL_LIF_CURR_EXP, np->rec[r], n, v, gr, ir, G, GE); break;
-            default: receptor_pass(VL_LIF_DELTA, np->rec[r], n, v, gr, ir, G, GE); break;
-            }
+        if (np->bg_lambda > 0.0f) {
+            float *in_bg = in + (size_t)np->bg_rec * (size_t)n;
+            const float *F = p->bg_F, w = np->bg_weight;
+            const uint32_t S = p->bg_S;
+#pragma omp for simd schedule(static) nowait
+            for (int64_t k = 0; k < n; ++k) in_bg[k] += (float)vl_poisson_count_cdf(F, S, U[k]) * w;
         }
-        const float *z = np->noise != 0.0f ? Z : NULL;
-        switch (model) {
-        case VL_LIF_COND_EXP: membrane_pass(VL_LIF_COND_EXP, *np, n, v, refr, p->wa, G, GE, z, flag); break;
-        case VL_LIF_CURR_EXP: membrane_pass(VL_LIF_CURR_EXP, *np, n, v, refr, p->wa, G, GE, z, flag); break;
-        default: membrane_pass(VL_LIF_DELTA, *np, n, v, refr, p->wa, G, GE, z, flag); break;
+    }
+    for (int32_t r = 0; r < nr; ++r) {
+        float *gr = g + (size_t)r * (size_t)n, *ir = in + (size_t)r * (size_t)n;
+        switch (model) { /* a constant model lets each pass drop the other models' branches */
+        case VL_LIF_COND_EXP: receptor_pass(VL_LIF_COND_EXP, np->rec[r], n, v, gr, ir, G, GE); break;
+        case VL_LIF_CURR_EXP: receptor_pass(VL_LIF_CURR_EXP, np->rec[r], n, v, gr, ir, G, GE); break;
+        default: receptor_pass(VL_LIF_DELTA, np->rec[r], n, v, gr, ir, G, GE); break;
         }
+    }
+    const float *z = np->noise != 0.0f ? Z : NULL;
+    switch (model) {
+    case VL_LIF_COND_EXP: membrane_pass(VL_LIF_COND_EXP, *np, n, v, refr, p->wa, G, GE, z, flag); break;
+    case VL_LIF_CURR_EXP: membrane_pass(VL_LIF_CURR_EXP, *np, n, v, refr, p->wa, G, GE, z, flag); break;
+    default: membrane_pass(VL_LIF_DELTA, *np, n, v, refr, p->wa, G, GE, z, flag); break;
+    }
+}
+
+/* Neurons integrate this step (schedule step 2), and the highest v is kept. A small population
+ * runs on the calling thread without a parallel region: even one that an if clause keeps to one
+ * thread costs a team's allocation and a futex wake-up, which were a tenth of the PFC model's
+ * time. */
+static void step_neurons(vl_sim *s, size_t i, uint64_t t) {
+    cpu_pop *p = &((cpu_state *)s->be_state)->pops[i];
+    const int64_t n = s->rt[i].size;
+    const float *v = p->v;
+    const uint8_t *flag = p->flag;
+    float mx = s->max_v[i];
+    if (n > 2048) {
+#pragma omp parallel
+        {
+            neuron_passes(s, i, t);
 #pragma omp for simd schedule(static) reduction(max : mx)
+            for (int64_t k = 0; k < n; ++k) mx = v[k] > mx ? v[k] : mx;
+        }
+    } else {
+        neuron_passes(s, i, t);
+#pragma omp simd reduction(max : mx)
         for (int64_t k = 0; k < n; ++k) mx = v[k] > mx ? v[k] : mx;
     }
     s->max_v[i] = mx;
@@ -426,7 +463,11 @@ static void step_propagate(vl_sim *s, uint64_t t) {
         }
     }
     if (!work) return;
-#pragma omp parallel if (work >= VL_CPU_PAR_WORK)
+    if (work < VL_CPU_PAR_WORK) { /* no parallel region at all (see step_neurons) */
+        for (size_t q = 0; q < s->net.n_proj; ++q) propagate_range(s, q, t, 0, (uint32_t)s->rt[s->net.proj[q].tgt].size);
+        return;
+    }
+#pragma omp parallel
     {
         uint32_t me = 0, T = 1;
 #ifdef _OPENMP
