@@ -1,4 +1,4 @@
-/* Drawn weights and delays, a block of synapses at a time (network.c). Compiled twice, as
+/* Drawn weights and delays, a block of synapses at a time, and fixed_total_number's pairs (network.c). Compiled twice, as
  * src/sim/cpu.c is: for the baseline ISA (vl__draw_block_base) and, through draw_avx2.c with
  * -mavx2, for AVX2 (vl__draw_block_avx2), with the same results. */
 #include <math.h>
@@ -47,4 +47,15 @@ void VL_DRAW_NAME(vl__draw_block, VL_DRAW_ISA)(const vl_dist *dist, const float 
             const uint64_t k = k0 + j;
             out[j] = vl_dist_draw(dist, seed, stream, (uint32_t)k, (uint32_t)(k >> 32), which);
         }
+}
+
+void VL_DRAW_NAME(vl__draw_pairs, VL_DRAW_ISA)(uint64_t seed, uint32_t stream, uint64_t k0, uint64_t m, uint32_t n_src,
+                                               uint32_t n_tgt, uint32_t tgt_lo, uint32_t *rows, uint32_t *cols) {
+#pragma omp simd
+    for (uint64_t j = 0; j < m; ++j) {
+        const uint64_t k = k0 + j;
+        vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)k, (uint32_t)(k >> 32), 2);
+        rows[k] = (uint32_t)(((uint64_t)r.v[0] * n_src) >> 32);
+        cols[k] = tgt_lo + (uint32_t)(((uint64_t)r.v[1] * n_tgt) >> 32);
+    }
 }

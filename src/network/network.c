@@ -209,16 +209,31 @@ static int build_total(const gen *g, vl_csr *c) {
     uint64_t n = p->n;
     uint32_t *rows = vl__calloc(n, sizeof *rows), *cols = vl__calloc(n, sizeof *cols);
     if (!rows || !cols) { free(rows); free(cols); return -1; }
-#pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < (int64_t)n; ++k) {
-        for (uint32_t attempt = 0;; ++attempt) {
-            vl_u32x4 r = vl_rand4(g->seed, g->stream, (uint32_t)k, (uint32_t)((uint64_t)k >> 32), 2 + (attempt << 4));
-            uint32_t src = (uint32_t)(((uint64_t)r.v[0] * g->n_src) >> 32);
-            uint32_t tgt = p->tgt_lo + (uint32_t)(((uint64_t)r.v[1] * g->n_tgt) >> 32);
-            if (!p->autapses && p->src == p->tgt && p->src_lo + src == tgt && attempt < 1000) continue;
-            rows[k] = src;
-            cols[k] = tgt;
-            break;
+    const int redraw_self = !p->autapses && p->src == p->tgt;
+    vl_draw_pairs_fn *draw_pairs = vl__draw_pairs_base;
+#ifdef VOLLEY_HAVE_AVX2
+    if (vl__cpu_avx2()) draw_pairs = vl__draw_pairs_avx2;
+#endif
+#pragma omp parallel
+    {
+        /* every pair's first attempt, a vectorised loop over each thread's share, */
+        uint64_t T = 1, me = 0;
+#ifdef _OPENMP
+        T = (uint64_t)omp_get_num_threads(), me = (uint64_t)omp_get_thread_num();
+#endif
+        const uint64_t k0 = n * me / T, k1 = n * (me + 1) / T;
+        draw_pairs(g->seed, g->stream, k0, k1 - k0, g->n_src, g->n_tgt, p->tgt_lo, rows, cols);
+#pragma omp barrier
+        /* then, without autapses, the self-pairs drawn again (up to 1000 attempts) */
+        if (redraw_self) {
+#pragma omp for schedule(static)
+            for (int64_t k = 0; k < (int64_t)n; ++k)
+                for (uint32_t attempt = 1; p->src_lo + rows[k] == cols[k] && attempt <= 1000; ++attempt) {
+                    vl_u32x4 r =
+                        vl_rand4(g->seed, g->stream, (uint32_t)k, (uint32_t)((uint64_t)k >> 32), 2 + (attempt << 4));
+                    rows[k] = (uint32_t)(((uint64_t)r.v[0] * g->n_src) >> 32);
+                    cols[k] = p->tgt_lo + (uint32_t)(((uint64_t)r.v[1] * g->n_tgt) >> 32);
+                }
         }
     }
     int rc = coo_to_csr(c, rows, cols, NULL, NULL, n, NULL, NULL);

@@ -49,4 +49,12 @@ typedef void vl_draw_block_fn(const vl_dist *dist, const float *file, uint64_t s
                               uint64_t k0, uint32_t m, double *out);
 vl_draw_block_fn vl__draw_block_base, vl__draw_block_avx2;
 
+/* The first attempt at pairs k0 .. k0 + m - 1 of a fixed_total_number projection: pair k is
+ * (source row, target) from the Philox block (k, k >> 32, 2) of its connectivity stream, the row
+ * below n_src and the target tgt_lo + below n_tgt (network.c draws self-pairs again where
+ * autapses are off). As vl__draw_block, _avx2 the same values faster. */
+typedef void vl_draw_pairs_fn(uint64_t seed, uint32_t stream, uint64_t k0, uint64_t m, uint32_t n_src,
+                              uint32_t n_tgt, uint32_t tgt_lo, uint32_t *rows, uint32_t *cols);
+vl_draw_pairs_fn vl__draw_pairs_base, vl__draw_pairs_avx2;
+
 #endif
