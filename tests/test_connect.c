@@ -35,7 +35,7 @@ enum { NA = 300, NB = 400 };
 enum {
     P_PROB, P_INDEG, P_INDEG_NM, P_OUTDEG, P_OUTDEG_NM, P_TOTAL, P_ALL, P_O2O, P_O2O_SLICE, P_REC_PROB,
     P_REC_INDEG_ALL, P_REC_OUTDEG, P_REC_ALL, P_REC_ALL_AUT, P_REC_TOTAL, P_SLICE, P_W_UNIFORM, P_W_NORMAL,
-    P_W_TRUNC, P_W_AUTO0, P_W_LOGNORMAL, P_FILE, P_W_TOTAL, P_COUNT
+    P_W_TRUNC, P_W_AUTO0, P_W_LOGNORMAL, P_FILE, P_W_TOTAL, P_TINY_P, P_COUNT
 };
 
 static const char *model_text(void) {
@@ -89,7 +89,8 @@ static const char *model_text(void) {
              "  - {name: file, from: a, to: b, receptor: inh, connect: {file: %s/tests/data/conn_small.csv},"
              " weight: file, delay: file}\n"
              "  - {name: w_total, from: a, to: b, receptor: exc, connect: {fixed_total_number: 20000},"
-             " weight: {uniform: [1 nS, 3 nS]}, delay: {uniform: [0.1 ms, 2 ms]}}\n",
+             " weight: {uniform: [1 nS, 3 nS]}, delay: {uniform: [0.1 ms, 2 ms]}}\n"
+             "  - {name: tiny_p, from: a, to: b, receptor: exc, connect: {fixed_probability: 1e-19}, weight: 1 nS}\n",
              NA, NB, NA, NA - 1, VOLLEY_SOURCE_DIR);
     return buf;
 }
@@ -228,6 +229,15 @@ static void test_fixed_probability(void **st) {
     first /= rows;
     /* E[first index | at least one] ~ (1-p)/p = 9 for a long row; sd of geometric = sqrt(1-p)/p */
     expect_near(first, (1 - p) / p, 5 * sqrt(1 - p) / p / sqrt(rows), "fixed_probability first target");
+}
+
+/* At a tiny probability the geometric gap to the first target exceeds any 64-bit integer (about
+ * 36 / 1e-19 here): the row must end, not wrap to a negative index (which crashed the build). */
+static void test_fixed_probability_tiny(void **st) {
+    (void)st;
+    const vl_csr *c = P(P_TINY_P);
+    check_csr_shape(c, NB, "tiny_p");
+    assert_int_equal(c->n_syn, 0);
 }
 
 static void test_fixed_probability_recurrent(void **st) {
@@ -710,6 +720,7 @@ static void test_thread_count_does_not_matter(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed_probability),
+        cmocka_unit_test(test_fixed_probability_tiny),
         cmocka_unit_test(test_fixed_probability_recurrent),
         cmocka_unit_test(test_fixed_indegree),
         cmocka_unit_test(test_fixed_indegree_no_multapses),

@@ -77,7 +77,11 @@ static uint64_t gen_row(const gen *g, uint32_t row, uint32_t *out) {
         int64_t j = -1;
         for (uint32_t k = 0;; ++k) {
             if (p->p >= 1) j += 1;
-            else j += 1 + (int64_t)floor(log(u01(g->seed, g->stream, row, k, 0)) / lq);
+            else { /* a gap past the row ends it (compared as a double: at tiny p it exceeds int64) */
+                const double gap = floor(log(u01(g->seed, g->stream, row, k, 0)) / lq);
+                if (gap >= (double)g->n_tgt - (double)j) break;
+                j += 1 + (int64_t)gap;
+            }
             if (j >= (int64_t)g->n_tgt) break;
             if (!is_self(g, row, p->tgt_lo + (uint32_t)j)) { if (out) out[n] = p->tgt_lo + (uint32_t)j; ++n; }
         }
