@@ -205,6 +205,36 @@ static void test_missing_connection_file(void **st) {
                     "no_such_connections.csv", 0, "no_such_connections.csv", "not found", NULL);
 }
 
+/* More distinct partners than there are: without multapses, and without autapses where a neuron
+ * would have to pick itself (a build that never ended before the check); also no partner at all. */
+static void test_degree_beyond_partners(void **st) {
+    (void)st;
+    expect_error_at("indeg.yaml",
+                    HEAD POPS "projections:\n"
+                              "  - {from: exc, to: inh, receptor: exc, weight: 1 nS,\n"
+                              "     connect: {fixed_indegree: 21, multapses: false}}\n",
+                    "{fixed_indegree", 0, "fixed_indegree 21", "20 sources", "multapses are off",
+                    "fixed_indegree: 20", NULL);
+    expect_error_at("indeg_self.yaml",
+                    HEAD POPS "projections:\n"
+                              "  - {from: exc, to: exc, receptor: exc, weight: 1 nS,\n"
+                              "     connect: {fixed_indegree: 20, multapses: false, autapses: false}}\n",
+                    "{fixed_indegree", 0, "19 sources", "autapses are off", "fixed_indegree: 19", NULL);
+    expect_error_at("outdeg_self.yaml",
+                    HEAD POPS "projections:\n"
+                              "  - {from: \"exc[3]\", to: \"exc[3]\", receptor: exc, weight: 1 nS,\n"
+                              "     connect: {fixed_outdegree: 2, autapses: false}}\n",
+                    "{fixed_outdegree", 0, "no targets", "autapses: true", NULL);
+    char path[1200];
+    vl_model *m = NULL; /* the largest possible degree is fine */
+    vl_status s = load("indeg_ok.yaml",
+                       HEAD POPS "projections:\n  - {from: exc, to: exc, receptor: exc, weight: 1 nS,"
+                                 " connect: {fixed_indegree: 19, multapses: false, autapses: false}}\n",
+                       NULL, 0, &m, path, sizeof path);
+    if (s != VL_OK) fail_msg("fixed_indegree 19 of 20 without autapses refused: %s", vl_model_error(m));
+    vl_model_destroy(m);
+}
+
 static void test_negative_conductance_weight(void **st) {
     (void)st;
     expect_error_at("negw.yaml",
@@ -568,6 +598,7 @@ int main(void) {
         cmocka_unit_test(test_missing_unit),
         cmocka_unit_test(test_bad_size),
         cmocka_unit_test(test_missing_connection_file),
+        cmocka_unit_test(test_degree_beyond_partners),
         cmocka_unit_test(test_negative_conductance_weight),
         cmocka_unit_test(test_input_as_target),
         cmocka_unit_test(test_reset_not_below_threshold),

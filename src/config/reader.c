@@ -838,15 +838,28 @@ static int read_projection_into(rd *r, vnode *m, size_t index, char **base_file)
             free(pr.file);
             FAIL(con, "fixed_total_number without multapses is not supported yet; drop multapses: false");
         }
-        if (pr.rule == VL_CONN_FIXED_INDEGREE && !pr.multapses && pr.n > pr.src_hi - pr.src_lo) {
-            free(pr.file);
-            FAIL(con, "fixed_indegree %llu exceeds the %u sources while multapses are off", (unsigned long long)pr.n,
-                 pr.src_hi - pr.src_lo);
-        }
-        if (pr.rule == VL_CONN_FIXED_OUTDEGREE && !pr.multapses && pr.n > pr.tgt_hi - pr.tgt_lo) {
-            free(pr.file);
-            FAIL(con, "fixed_outdegree %llu exceeds the %u targets while multapses are off", (unsigned long long)pr.n,
-                 pr.tgt_hi - pr.tgt_lo);
+        { /* distinct partners to choose from: without autapses, a neuron in both ranges is not its own */
+            const uint32_t lo = pr.src_lo > pr.tgt_lo ? pr.src_lo : pr.tgt_lo;
+            const uint32_t hi = pr.src_hi < pr.tgt_hi ? pr.src_hi : pr.tgt_hi;
+            const uint32_t self = !pr.autapses && pr.src == pr.tgt && lo < hi;
+            const int indeg = pr.rule == VL_CONN_FIXED_INDEGREE;
+            if (indeg || pr.rule == VL_CONN_FIXED_OUTDEGREE) {
+                const uint32_t range = indeg ? pr.src_hi - pr.src_lo : pr.tgt_hi - pr.tgt_lo, avail = range - self;
+                const char *rule = indeg ? "fixed_indegree" : "fixed_outdegree", *who = indeg ? "target" : "source",
+                           *whom = indeg ? "sources" : "targets";
+                if (pr.n > 0 && avail == 0) {
+                    free(pr.file);
+                    FAIL(con, "%s %llu: a %s has no %s to choose from but itself, and autapses are off; widen the "
+                              "%s range or allow them, e.g. autapses: true", rule, (unsigned long long)pr.n, who,
+                         whom, indeg ? "source" : "target");
+                }
+                if (!pr.multapses && pr.n > avail) {
+                    free(pr.file);
+                    FAIL(con, "%s %llu: a %s has %u %s to choose from%s while multapses are off; lower it, e.g. %s: %u",
+                         rule, (unsigned long long)pr.n, who, avail, whom,
+                         self ? " (itself excluded: autapses are off)" : "", rule, avail);
+                }
+            }
         }
         pr.weights_every = -1;
         if (pl && read_stdp(r, pl, tp, &pr)) { free(pr.file); return -1; }

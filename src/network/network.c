@@ -45,6 +45,19 @@ static uint32_t uint_below(uint64_t seed, uint32_t stream, uint32_t a, uint32_t 
     return (uint32_t)((hi + lo) >> 32);
 }
 
+/* A set of indices below n for the rules without multapses: a bitmap when it fits in 64 MiB (a
+ * test and a set per draw, where scanning the partners chosen so far made a dense row quadratic),
+ * else NULL, and the callers scan. The same partners either way. */
+static uint64_t *seen_alloc(uint32_t n) {
+    return (uint64_t)n <= ((uint64_t)1 << 29) ? vl__calloc(((size_t)n + 63) / 64, sizeof(uint64_t)) : NULL;
+}
+static int seen_test_set(uint64_t *seen, uint32_t i) {
+    const uint64_t bit = (uint64_t)1 << (i & 63);
+    const int was = (seen[i >> 6] & bit) != 0;
+    seen[i >> 6] |= bit;
+    return was;
+}
+
 typedef struct gen {
     const vl_spec *s;
     const vl_proj_spec *p;
@@ -59,7 +72,7 @@ static int is_self(const gen *g, uint32_t row, uint32_t tgt_idx) {
 
 /* Writes the targets of row into out (when non-NULL) and returns their number. Rules that are
  * generated per row: all_to_all, one_to_one, fixed_probability, fixed_outdegree. */
-static uint64_t gen_row(const gen *g, uint32_t row, uint32_t *out) {
+static uint64_t gen_row(const gen *g, uint32_t row, uint32_t *out, uint64_t *seen) {
     const vl_proj_spec *p = g->p;
     uint64_t n = 0;
     switch (p->rule) {
@@ -94,9 +107,13 @@ static uint64_t gen_row(const gen *g, uint32_t row, uint32_t *out) {
             uint32_t j = p->tgt_lo + uint_below(g->seed, g->stream, row, attempt, 0, g->n_tgt);
             if (is_self(g, row, j)) continue;
             int dup = 0;
-            for (uint64_t q = 0; !p->multapses && q < n && !dup; ++q) dup = out[q] == j;
+            if (!p->multapses && seen) dup = seen_test_set(seen, j - p->tgt_lo);
+            else
+                for (uint64_t q = 0; !p->multapses && q < n && !dup; ++q) dup = out[q] == j;
             if (!dup) out[n++] = j;
         }
+        if (seen) /* cleared for the next row */
+            for (uint64_t q = 0; q < n; ++q) seen[(out[q] - p->tgt_lo) >> 6] = 0;
         break;
     }
     default:
@@ -110,13 +127,19 @@ static int build_rows(const gen *g, vl_csr *c) {
     if (!c->row_ptr) return -1;
     uint64_t *cnt = c->row_ptr + 1;
 #pragma omp parallel for schedule(dynamic, 64)
-    for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) cnt[r] = gen_row(g, (uint32_t)r, NULL);
+    for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) cnt[r] = gen_row(g, (uint32_t)r, NULL, NULL);
     for (uint32_t r = 0; r < c->n_rows; ++r) c->row_ptr[r + 1] += c->row_ptr[r];
     c->n_syn = c->row_ptr[c->n_rows];
     c->col = vl__calloc(c->n_syn, sizeof *c->col);
     if (!c->col) return -1;
-#pragma omp parallel for schedule(dynamic, 64)
-    for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) gen_row(g, (uint32_t)r, c->col + c->row_ptr[r]);
+    const int distinct = g->p->rule == VL_CONN_FIXED_OUTDEGREE && !g->p->multapses;
+#pragma omp parallel
+    {
+        uint64_t *seen = distinct ? seen_alloc(g->n_tgt) : NULL;
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) gen_row(g, (uint32_t)r, c->col + c->row_ptr[r], seen);
+        free(seen);
+    }
     return 0;
 }
 
@@ -186,21 +209,30 @@ static int build_indegree(const gen *g, vl_csr *c) {
     uint32_t *rows = vl__calloc(n, sizeof *rows), *cols = vl__calloc(n, sizeof *cols);
     if (!rows || !cols) { free(rows); free(cols); return -1; }
     int fail = 0;
-#pragma omp parallel for schedule(dynamic, 64)
-    for (int64_t j = 0; j < (int64_t)g->n_tgt; ++j) {
-        uint32_t tgt = p->tgt_lo + (uint32_t)j, attempt = 0;
-        uint64_t base = (uint64_t)j * p->n, k = 0;
-        while (k < p->n) {
-            if (attempt > 100000000u) { fail = 1; break; }
-            uint32_t src = uint_below(g->seed, g->stream, (uint32_t)j, attempt++, 1, g->n_src);
-            if (!p->autapses && p->src == p->tgt && p->src_lo + src == tgt) continue;
-            int dup = 0;
-            for (uint64_t q = base; !p->multapses && q < base + k && !dup; ++q) dup = rows[q] == src;
-            if (dup) continue;
-            rows[base + k] = src;
-            cols[base + k] = tgt;
-            ++k;
+#pragma omp parallel reduction(| : fail)
+    {
+        uint64_t *seen = p->multapses ? NULL : seen_alloc(g->n_src);
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t j = 0; j < (int64_t)g->n_tgt; ++j) {
+            uint32_t tgt = p->tgt_lo + (uint32_t)j, attempt = 0;
+            uint64_t base = (uint64_t)j * p->n, k = 0;
+            while (k < p->n) {
+                if (attempt > 100000000u) { fail = 1; break; }
+                uint32_t src = uint_below(g->seed, g->stream, (uint32_t)j, attempt++, 1, g->n_src);
+                if (!p->autapses && p->src == p->tgt && p->src_lo + src == tgt) continue;
+                int dup = 0;
+                if (!p->multapses && seen) dup = seen_test_set(seen, src);
+                else
+                    for (uint64_t q = base; !p->multapses && q < base + k && !dup; ++q) dup = rows[q] == src;
+                if (dup) continue;
+                rows[base + k] = src;
+                cols[base + k] = tgt;
+                ++k;
+            }
+            if (seen) /* cleared for the next target */
+                for (uint64_t q = base; q < base + k; ++q) seen[rows[q] >> 6] = 0;
         }
+        free(seen);
     }
     int rc = fail ? -1 : coo_to_csr(c, rows, cols, NULL, NULL, n, NULL, NULL);
     free(rows);
