@@ -225,6 +225,11 @@ static void test_degree_beyond_partners(void **st) {
                               "  - {from: \"exc[3]\", to: \"exc[3]\", receptor: exc, weight: 1 nS,\n"
                               "     connect: {fixed_outdegree: 2, autapses: false}}\n",
                     "{fixed_outdegree", 0, "no targets", "autapses: true", NULL);
+    expect_error_at("total_self.yaml",
+                    HEAD POPS "projections:\n"
+                              "  - {from: \"exc[3]\", to: \"exc[3]\", receptor: exc, weight: 1 nS,\n"
+                              "     connect: {fixed_total_number: 5, autapses: false}}\n",
+                    "{fixed_total_number", 0, "only pair", "autapses: true", NULL);
     char path[1200];
     vl_model *m = NULL; /* the largest possible degree is fine */
     vl_status s = load("indeg_ok.yaml",

@@ -842,6 +842,12 @@ static int read_projection_into(rd *r, vnode *m, size_t index, char **base_file)
             const uint32_t lo = pr.src_lo > pr.tgt_lo ? pr.src_lo : pr.tgt_lo;
             const uint32_t hi = pr.src_hi < pr.tgt_hi ? pr.src_hi : pr.tgt_hi;
             const uint32_t self = !pr.autapses && pr.src == pr.tgt && lo < hi;
+            if (pr.rule == VL_CONN_FIXED_TOTAL && self && pr.n > 0 && pr.src_hi - pr.src_lo == 1 &&
+                pr.tgt_hi - pr.tgt_lo == 1) {
+                free(pr.file);
+                FAIL(con, "fixed_total_number %llu: the only pair is a neuron with itself, and autapses are off; "
+                          "widen a range or allow them, e.g. autapses: true", (unsigned long long)pr.n);
+            }
             const int indeg = pr.rule == VL_CONN_FIXED_INDEGREE;
             if (indeg || pr.rule == VL_CONN_FIXED_OUTDEGREE) {
                 const uint32_t range = indeg ? pr.src_hi - pr.src_lo : pr.tgt_hi - pr.tgt_lo, avail = range - self;
