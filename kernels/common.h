@@ -17,9 +17,11 @@
 /* exp(x) for float, branch-free and call-free so that CPU loops vectorise and both backends
  * evaluate the same operations: Cody-Waite range reduction x = n ln2 + r, a degree-6 Taylor
  * polynomial for e^r on |r| <= ln2/2, and 2^n put in the exponent bits: relative error at most
- * 2.6e-7, 3 ulp (tests/test_mathf.c). Inputs are clamped to [-87, 88], the normal range of float. */
+ * 2.6e-7, 3 ulp (tests/test_mathf.c). Inputs are clamped to [-87, 88], the normal range of float,
+ * and a NaN to -87 (so that no conversion below is out of range, which C leaves undefined). */
 VL_HD float vl_expf(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    x = x > -87.0f ? x : -87.0f;
+    x = x < 88.0f ? x : 88.0f;
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
     float n = (x * 1.44269504f + magic) - magic;
     float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;

@@ -543,6 +543,31 @@ static int teardown(void **st) {
     return vt_remove_dir(g_dir);
 }
 
+/* Deterministic mode's fixed-point sums (vl_sim_create): twenty synapses of 2e10 nS onto one
+ * neuron could add 4e11 nS in a step, past half the 64-bit range at 2^-24 nS (2.75e11), and are
+ * refused with the numbers at the population's line; 1e10 nS each (2e11) run. */
+static void test_fixed_point_range(void **st) {
+    (void)st;
+    char path[1200], msg[2048];
+    const char *fmt = "name: t\ndt: 0.1 ms\nduration: 1 ms\ndeterministic: true\n"
+                      "populations:\n  a: {size: 20, model: lif_cond_exp}\n"
+                      "projections:\n  - {from: a, to: a, receptor: exc, connect: all_to_all, weight: %s}\n";
+    char text[512];
+    snprintf(path, sizeof path, "%s/fixed_big.yaml", g_dir);
+    snprintf(text, sizeof text, fmt, "2e10 nS");
+    write_file(path, text);
+    assert_int_equal(vt_create(path, VL_BACKEND_CPU, msg, sizeof msg), VL_ERR_MODEL);
+    char where[1300];
+    snprintf(where, sizeof where, "%s:6:3: error: ", path);
+    if (strncmp(msg, where, strlen(where)) != 0) fail_msg("message does not start with '%s':\n  %s", where, msg);
+    assert_non_null(strstr(msg, "2.75e+11"));
+    assert_non_null(strstr(msg, "4e+11"));
+    assert_non_null(strstr(msg, "--deterministic"));
+    snprintf(text, sizeof text, fmt, "1e10 nS");
+    write_file(path, text);
+    assert_int_equal(vt_create(path, VL_BACKEND_CPU, msg, sizeof msg), VL_OK);
+}
+
 /* The host memory plan (vl_sim_create): a model that cannot fit in the memory left is refused
  * with the numbers and the file's name before its network is built, and the plan's estimate
  * agrees with the bytes a built network really holds. */
@@ -604,6 +629,7 @@ int main(void) {
         cmocka_unit_test(test_bad_size),
         cmocka_unit_test(test_missing_connection_file),
         cmocka_unit_test(test_degree_beyond_partners),
+        cmocka_unit_test(test_fixed_point_range),
         cmocka_unit_test(test_negative_conductance_weight),
         cmocka_unit_test(test_input_as_target),
         cmocka_unit_test(test_reset_not_below_threshold),

@@ -106,6 +106,7 @@ static void test_expf(void **st) {
     /* the clamp: the ends of the normal range, not infinity or 0 */
     assert_true(vl_expf(100.0f) == vl_expf(88.0f) && isfinite(vl_expf(100.0f)));
     assert_true(vl_expf(-100.0f) == vl_expf(-87.0f) && vl_expf(-100.0f) > 0.0f);
+    assert_true(vl_expf(NAN) == vl_expf(-87.0f)); /* a NaN is clamped too, not converted to an integer */
 }
 
 /* The double-precision pair used for drawn weights and delays, against libm (long double as the

@@ -38,6 +38,9 @@ static int rd_quantity(rd *r, const vnode *n, vl_dim want, double *out, const ch
     if (rc == -1)
         FAIL(n, "%s: '%s' is not a number; expected %s such as '%s'", what, n->str, vl_dim_name(want),
              vl_dim_example(want));
+    if (rc == -3)
+        FAIL(n, "%s: '%s' is too large to represent; expected %s such as '%s'", what, n->str, vl_dim_name(want),
+             vl_dim_example(want));
     if (rc == -2)
         FAIL(n, "%s: unknown unit in '%s'; expected %s such as '%s' (units: s ms us, V mV, nS uS pS, pF nF, "
              "pA nA, Hz kHz, mM)", what, n->str, vl_dim_name(want), vl_dim_example(want));

@@ -37,7 +37,7 @@ int vl_quantity_parse(const char *s, double *value, vl_dim *dim) {
         if (strcmp(units[i].sym, unit) == 0) {
             *value = v * units[i].scale;
             *dim = units[i].dim;
-            return 0;
+            return isfinite(*value) ? 0 : -3; /* "1e308 S" is beyond double in nS */
         }
     *dim = VL_DIM_COUNT_;
     return -2;

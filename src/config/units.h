@@ -9,7 +9,8 @@ typedef enum {
 } vl_dim;
 
 /* Returns 0 and sets value (internal unit) and dim; -1 when s is not a number, -2 when the
- * number is followed by an unknown unit (*dim is then VL_DIM_COUNT_). */
+ * number is followed by an unknown unit (*dim is then VL_DIM_COUNT_), -3 when the value in the
+ * internal unit is beyond double's range. */
 int vl_quantity_parse(const char *s, double *value, vl_dim *dim);
 const char *vl_dim_name(vl_dim d);
 const char *vl_dim_example(vl_dim d);

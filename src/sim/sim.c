@@ -151,6 +151,37 @@ static void fmt_bytes(double b, char out[32]) {
 /* The host memory plan (DESIGN.md "Memory plan"): a model that cannot fit in the memory left is
  * refused with the numbers before the network is built, not killed halfway through it.
  * VOLLEY_HOST_MEMORY (bytes) stands in for the machine's figure (vl__mem_available), for tests. */
+/* Deterministic mode sums synaptic input in 64-bit fixed point (kernels/neuron.h): the largest
+ * sum one neuron can receive in one step, every incoming synapse at once at its largest weight
+ * (STDP's bound where plastic; short-term factors are at most 1), must stay within half of the
+ * range, or the integer additions would overflow. */
+static int check_fixed_range(vl_sim *s) {
+    const double limit = 0.5 * 9223372036854775807.0 / VL_FIXED_ONE; /* units of the receptor */
+    for (size_t i = 0; i < s->s->n_pops; ++i) {
+        double *sum = NULL;
+        for (size_t q = 0; q < s->net.n_proj; ++q) {
+            const vl_csr *c = &s->net.proj[q];
+            if (c->tgt != (int)i || !c->n_syn) continue;
+            if (!sum && !(sum = vl__calloc(s->s->pops[i].size, sizeof *sum))) return -1;
+            const vl_stdp_spec *st = &s->s->proj[q].stdp;
+            const double wb = st->on ? fmax(fabs(st->w_min), fabs(st->w_max)) : 0.0;
+            for (uint64_t k = 0; k < c->n_syn; ++k) sum[c->col[k]] += st->on ? wb : fabs((double)c->w[k]);
+        }
+        for (uint32_t k = 0; sum && k < s->s->pops[i].size; ++k)
+            if (sum[k] > limit) {
+                vl__diag_error(&s->diag, s->s->pops[i].mark,
+                               "deterministic mode adds synaptic input in 64-bit fixed point, at most %.3g per "
+                               "step and neuron in the receptor's unit, but neuron %u of '%s' can receive %.3g "
+                               "(its incoming weights together); scale the weights down or run without "
+                               "--deterministic", limit, k, s->s->pops[i].name, sum[k]);
+                free(sum);
+                return -1;
+            }
+        free(sum);
+    }
+    return 0;
+}
+
 static vl_status plan_host_memory(vl_sim *s) {
     const char *fake = getenv("VOLLEY_HOST_MEMORY");
     double avail = fake && *fake ? atof(fake) : vl__mem_available();
@@ -199,6 +230,10 @@ vl_status vl_sim_create(const vl_model *m, const vl_sim_options *opt, vl_sim **o
     double t0 = vl__now();
     if (vl_network_build(s->s, s->seed, &s->net, &s->diag) != 0) {
         if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "out of memory building the network");
+        return VL_ERR_MODEL;
+    }
+    if (s->deterministic && check_fixed_range(s) != 0) {
+        if (!s->diag.has_err) vl__diag_error(&s->diag, (vl_mark){0}, "out of memory checking the fixed-point range");
         return VL_ERR_MODEL;
     }
     if (build_runtime(s) != 0) {
