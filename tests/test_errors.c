@@ -193,6 +193,18 @@ static void test_bad_size(void **st) {
                     "size", "whole number", NULL);
 }
 
+/* Times whose step counts would not fit the integers they become (found by a sanitizer build):
+ * a dt below 1 ns, a time beyond 1e9 ms, a quantity beyond double's range in Volley's unit. */
+static void test_times_out_of_range(void **st) {
+    (void)st;
+    expect_error_at("tinydt.yaml", "name: t\ndt: 1e-30 ms\n" POPS, "1e-30 ms", 0, "at least 1 ns", "dt: 0.1 ms", NULL);
+    expect_error_at("longdur.yaml", "name: t\ndt: 0.1 ms\nduration: 1e7 s\n" POPS, "1e7 s", 0, "longer than",
+                    "11.6 days", NULL);
+    expect_error_at("bigw.yaml",
+                    HEAD POPS "projections:\n  - {from: exc, to: inh, receptor: exc, connect: all_to_all, weight: 1e308 S}\n",
+                    "1e308 S", 0, "too large", NULL);
+}
+
 static void test_missing_connection_file(void **st) {
     (void)st;
     expect_error_at("nofile.yaml",
@@ -627,6 +639,7 @@ int main(void) {
         cmocka_unit_test(test_unknown_unit),
         cmocka_unit_test(test_missing_unit),
         cmocka_unit_test(test_bad_size),
+        cmocka_unit_test(test_times_out_of_range),
         cmocka_unit_test(test_missing_connection_file),
         cmocka_unit_test(test_degree_beyond_partners),
         cmocka_unit_test(test_fixed_point_range),

@@ -56,8 +56,8 @@ static void progress_cb(uint64_t step, uint64_t n, double wall, void *user) {
 
 static int parse_time_arg(const char *s, double *ms) {
     vl_dim d;
-    if (vl_quantity_parse(s, ms, &d) != 0 || d != VL_DIM_TIME || *ms <= 0) {
-        fprintf(stderr, "volley: --duration expects a positive time such as '2 s' or '500ms', got '%s'\n", s);
+    if (vl_quantity_parse(s, ms, &d) != 0 || d != VL_DIM_TIME || *ms <= 0 || *ms > VL_TIME_MAX_MS) {
+        fprintf(stderr, "volley: --duration expects a positive time up to 11.6 days such as '2 s' or '500ms', got '%s'\n", s);
         return -1;
     }
     return 0;

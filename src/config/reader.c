@@ -44,6 +44,9 @@ static int rd_quantity(rd *r, const vnode *n, vl_dim want, double *out, const ch
     if (rc == -2)
         FAIL(n, "%s: unknown unit in '%s'; expected %s such as '%s' (units: s ms us, V mV, nS uS pS, pF nF, "
              "pA nA, Hz kHz, mM)", what, n->str, vl_dim_name(want), vl_dim_example(want));
+    if (dim == VL_DIM_TIME && want == VL_DIM_TIME && fabs(*out) > VL_TIME_MAX_MS)
+        FAIL(n, "%s: '%s' is longer than the %g ms (11.6 days) a model may state; e.g. %s", what, n->str,
+             VL_TIME_MAX_MS, vl_dim_example(want));
     if (dim != want) {
         if (dim == VL_DIM_NONE)
             FAIL(n, "%s: '%s' has no unit; expected %s such as '%s'", what, n->str, vl_dim_name(want),
@@ -216,6 +219,8 @@ static int read_neuron(rd *r, vnode *m, vl_pop_spec *p) {
         if (p->g_L <= 0) FAIL(vn_get(params, "g_L") ? vn_get(params, "g_L") : params,
                               "g_L must be positive, e.g. 10 nS");
         if (p->t_ref < 0) FAIL(vn_get(params, "t_ref"), "t_ref must not be negative, e.g. 2 ms");
+        if (p->t_ref / r->s->dt > 1e9)
+            FAIL(vn_get(params, "t_ref"), "t_ref is more than 10^9 steps of dt = %g ms; e.g. t_ref: 2 ms", r->s->dt);
         if (p->sigma < 0) FAIL(vn_get(params, "sigma"), "sigma must not be negative, e.g. 1 mV");
         if (p->V_reset >= p->V_th) {
             vnode *at = vn_get(params, "V_reset") ? vn_get(params, "V_reset") : params;
@@ -1002,6 +1007,8 @@ static int read_record(rd *r, vnode *m) {
                 double steps = nearbyint(ev / s->dt);
                 if (steps < 1 || fabs(ev / s->dt - steps) > 1e-6 * steps)
                     FAIL(every, "every must be a positive multiple of dt (%g ms), e.g. every: %g ms", s->dt, s->dt * 10);
+                if (steps > UINT32_MAX)
+                    FAIL(every, "every is %.0f steps, more than 2^32 - 1; e.g. every: %g ms", steps, s->dt * 10);
                 sr->every = (uint32_t)steps;
             }
         }
@@ -1048,8 +1055,8 @@ static int read_record(rd *r, vnode *m) {
         if (vn_check_keys(rt, k3, "rates", r->d)) return -1;
         if (rd_quantity(r, bin, VL_DIM_TIME, &s->rate_bin, "bin")) return -1;
         double steps = nearbyint(s->rate_bin / s->dt);
-        if (steps < 1 || fabs(s->rate_bin / s->dt - steps) > 1e-6 * steps)
-            FAIL(bin, "bin must be a positive multiple of dt (%g ms), e.g. bin: 5 ms", s->dt);
+        if (steps < 1 || fabs(s->rate_bin / s->dt - steps) > 1e-6 * steps || steps > UINT32_MAX)
+            FAIL(bin, "bin must be a positive multiple of dt (%g ms), at most 2^32 - 1 steps, e.g. bin: 5 ms", s->dt);
     }
     return 0;
 }
@@ -1274,7 +1281,7 @@ static int read_model(rd *r, vnode *root) {
     vn_get(root, "description");
     if ((n = vn_get(root, "dt"))) {
         if (rd_quantity(r, n, VL_DIM_TIME, &s->dt, "dt")) return -1;
-        if (!(s->dt > 0)) FAIL(n, "dt must be positive, e.g. dt: 0.1 ms");
+        if (!(s->dt >= VL_DT_MIN_MS)) FAIL(n, "dt must be at least 1 ns (1e-6 ms), e.g. dt: 0.1 ms");
     }
     if ((n = vn_get(root, "duration"))) {
         if (rd_quantity(r, n, VL_DIM_TIME, &s->duration, "duration")) return -1;

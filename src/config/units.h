@@ -12,6 +12,11 @@ typedef enum {
  * number is followed by an unknown unit (*dim is then VL_DIM_COUNT_), -3 when the value in the
  * internal unit is beyond double's range. */
 int vl_quantity_parse(const char *s, double *value, vl_dim *dim);
+
+/* The longest time a model may state (1e9 ms, 11.6 days) and the shortest dt (1 ns): every time
+ * divided by dt then stays below 1e15 steps, exact in a double and far inside 64 bits. */
+#define VL_TIME_MAX_MS 1e9
+#define VL_DT_MIN_MS 1e-6
 const char *vl_dim_name(vl_dim d);
 const char *vl_dim_example(vl_dim d);
 const char *vl_dim_unit(vl_dim d); /* the internal unit's symbol */

@@ -58,7 +58,8 @@ uint32_t vl_proj_max_delay_steps(const vl_spec *s, const vl_proj_spec *p) {
     if (p->delay.kind == VL_DIST_UNIFORM) hi = p->delay.b;
     if (p->delay.kind == VL_DIST_NORMAL || p->delay.kind == VL_DIST_LOGNORMAL)
         hi = isfinite(p->delay.hi) ? p->delay.hi : p->delay.a + 8 * p->delay.b * (p->delay.kind == VL_DIST_LOGNORMAL ? p->delay.a : 1);
-    return (uint32_t)llround(hi / s->dt);
+    const double steps = nearbyint(hi / s->dt); /* beyond 65000 the build refuses it */
+    return steps < 65001 ? (uint32_t)steps : 65001;
 }
 
 void vl_spec_mem_plan(const vl_spec *s, int cpu_state, int deterministic, vl_mem_plan *out) {
