@@ -205,6 +205,56 @@ static void test_times_out_of_range(void **st) {
                     "1e308 S", 0, "too large", NULL);
 }
 
+/* Inputs a sanitizer build found crashing, hanging or silently wrong (each now a model error):
+ * a PBM header whose width x height overflows (it wrote past the pixel buffer), a trial count no
+ * run could hold (an unchecked allocation), a spike naming a neuron past 2^32 (it wrapped to 0),
+ * a NaN weight in a connection file, names that cannot become HDF5 paths or do not fit, and a
+ * state variable listed twice (the output layout failed after the run). */
+static void test_hostile_inputs(void **st) {
+    (void)st;
+    char pbm[1200];
+    snprintf(pbm, sizeof pbm, "%s/ovf.pbm", g_dir);
+    write_file(pbm, "P1\n3037000500 3037000500\n0 1 0 1 0 1\n");
+    char text[4096];
+    snprintf(text, sizeof text,
+             HEAD POPS "  retina: {size: 25, model: pattern, pixels: 25, on_rate: 40 Hz, off_rate: 2 Hz}\n"
+                       "stimulus:\n  patterns: {A: %s}\n  phases: [{cue: 10 ms}]\n  conditions: {C1: {cue: A}}\n"
+                       "  trials: {count: 2}\n", pbm);
+    expect_error_at("pbm.yaml", text, pbm, 0, "bad PGM/PBM header", "4096 pixels", NULL);
+    snprintf(text, sizeof text,
+             HEAD POPS "  retina: {size: 25, model: pattern, pixels: 25, on_rate: 40 Hz, off_rate: 2 Hz}\n"
+                       "stimulus:\n  patterns: {A: %s/data/patterns/A.pgm}\n  phases: [{cue: 10 ms}]\n"
+                       "  conditions: {C1: {cue: A}}\n  trials: {count: 100000000000}\n", VOLLEY_SOURCE_DIR);
+    expect_error_at("trials.yaml", text, "100000000000", 0, "at most 10^7 trials", NULL);
+    expect_error_at("spike_id.yaml",
+                    HEAD POPS "  cue: {size: 2, model: spike_times, spikes: [[4294967296, 1 ms]]}\n",
+                    "4294967296", 0, "neuron 4294967296", "2 neurons", NULL);
+    char csv[1200];
+    snprintf(csv, sizeof csv, "%s/nan_w.csv", g_dir);
+    write_file(csv, "0,1,nan,0.1\n");
+    snprintf(text, sizeof text,
+             HEAD POPS "projections:\n  - {from: exc, to: inh, receptor: exc, connect: {file: %s}}\n", csv);
+    char path[1200];
+    vl_model *m = NULL;
+    snprintf(path, sizeof path, "%s/nan_w.yaml", g_dir);
+    write_file(path, text);
+    char msg[2048];
+    assert_int_equal(vt_create(path, VL_BACKEND_CPU, msg, sizeof msg), VL_ERR_MODEL); /* read when building */
+    assert_non_null(strstr(msg, "a finite weight"));
+    expect_error_at("slash.yaml",
+                    HEAD POPS "projections:\n  - {name: a/b, from: exc, to: inh, receptor: exc, connect: all_to_all,"
+                              " weight: 1 nS}\n",
+                    "name: a/b", 6, "projection name 'a/b'", "may not contain", NULL);
+    expect_error_at("longrec.yaml",
+                    HEAD "populations:\n  a:\n    size: 5\n    model: lif_cond_exp\n    receptors:\n"
+                         "      an_exceedingly_long_receptor_name: {tau: 5 ms, E: 0 mV}\n",
+                    "an_exceedingly", 0, "too long", "31 characters", NULL);
+    expect_error_at("twice.yaml",
+                    HEAD POPS "record:\n  state: [{population: exc, variables: [v, v]}]\n", "[v, v]", 0,
+                    "listed twice", NULL);
+    (void)m;
+}
+
 static void test_missing_connection_file(void **st) {
     (void)st;
     expect_error_at("nofile.yaml",
@@ -640,6 +690,7 @@ int main(void) {
         cmocka_unit_test(test_missing_unit),
         cmocka_unit_test(test_bad_size),
         cmocka_unit_test(test_times_out_of_range),
+        cmocka_unit_test(test_hostile_inputs),
         cmocka_unit_test(test_missing_connection_file),
         cmocka_unit_test(test_degree_beyond_partners),
         cmocka_unit_test(test_fixed_point_range),

@@ -30,6 +30,26 @@ static const char *kind_of(const vnode *n) {
     return n->type == VN_MAP ? "a mapping" : n->type == VN_SEQ ? "a list" : "a plain value";
 }
 
+/* A name that becomes part of an HDF5 path or a reference (population, projection, receptor,
+ * subgroup, stimulus part) must fit its field of cap bytes and hold none of [ ] . / : or spaces;
+ * returns the complaint, or NULL for a good name. */
+static const char *bad_name(const char *name, size_t cap) {
+    if (!name[0]) return "may not be empty";
+    if (strlen(name) >= cap) return "is too long";
+    if (strpbrk(name, "[]./ :\t")) return "may not contain [ ] . / : or spaces";
+    return NULL;
+}
+
+#define CHECK_NAME(mark_, kind_, name_, cap_, example_)                                                           \
+    do {                                                                                                          \
+        const char *why_ = bad_name((name_), (cap_));                                                             \
+        if (why_) {                                                                                               \
+            vl__diag_error(r->d, (mark_), "%s name '%s' %s (at most %zu characters, e.g. %s)", (kind_), (name_), \
+                           why_, (size_t)(cap_) - 1, (example_));                                                 \
+            return -1;                                                                                            \
+        }                                                                                                         \
+    } while (0)
+
 static int rd_quantity(rd *r, const vnode *n, vl_dim want, double *out, const char *what) {
     if (n->type != VN_SCALAR)
         FAIL(n, "%s: expected %s such as '%s', found %s", what, vl_dim_name(want), vl_dim_example(want), kind_of(n));
@@ -253,6 +273,7 @@ static int read_neuron(rd *r, vnode *m, vl_pop_spec *p) {
             }
             static const char *kc[] = {"tau", "E", "mg_block", NULL}, *ku[] = {"tau", NULL}, *kd[] = {NULL};
             if (vn_check_keys(q, cond ? kc : p->model == VL_LIF_CURR_EXP ? ku : kd, "receptor", r->d)) return -1;
+            CHECK_NAME(recs->key_marks[i], "receptor", recs->keys[i], sizeof p->rec[0].name, "AMPA");
             if (add_receptor(p, recs->keys[i], tau, E, mg)) return -1;
         }
     } else {
@@ -361,19 +382,28 @@ static int read_spike_file(rd *r, vnode *fn, vl_pop_spec *p) {
         while (isspace((unsigned char)*s)) ++s;
         if (!*s || *s == '#' || isalpha((unsigned char)*s)) continue; /* comment or header */
         char *e1, *e2;
-        unsigned long id = strtoul(s, &e1, 10);
+        errno = 0;
+        unsigned long long id = isdigit((unsigned char)*s) ? strtoull(s, &e1, 10) : (e1 = s, 0);
+        const int id_ok = e1 != s && !errno && id <= UINT32_MAX;
         while (*e1 == ',' || isspace((unsigned char)*e1)) ++e1;
         double t = strtod(e1, &e2);
-        if (e1 == s || e2 == e1) {
+        if (!id_ok || e2 == e1 || !isfinite(t) || fabs(t) > VL_TIME_MAX_MS) {
             vl_mark m = {fn->mark.file, fn->mark.line, fn->mark.col};
-            vl__diag_error(r->d, m, "spike file '%s', line %d: expected 'neuron,time_ms', e.g. '3,12.5'", fn->str, ln);
+            vl__diag_error(r->d, m, "spike file '%s', line %d: expected 'neuron,time_ms' with a neuron index below "
+                           "2^32 and a time up to 1e9 ms, e.g. '3,12.5'", fn->str, ln);
             fclose(f);
             return -1;
         }
         if (p->n_spk == cap) {
             cap = cap ? 2 * cap : 256;
-            p->spk_id = vl__realloc(p->spk_id, cap * sizeof *p->spk_id);
-            p->spk_t = vl__realloc(p->spk_t, cap * sizeof *p->spk_t);
+            uint32_t *ids = vl__realloc(p->spk_id, cap * sizeof *p->spk_id);
+            if (ids) p->spk_id = ids;
+            double *ts = vl__realloc(p->spk_t, cap * sizeof *p->spk_t);
+            if (ts) p->spk_t = ts;
+            if (!ids || !ts) {
+                fclose(f);
+                FAIL(fn, "spike file '%s': out of memory at line %d", fn->str, ln);
+            }
         }
         p->spk_id[p->n_spk] = (uint32_t)id;
         p->spk_t[p->n_spk++] = t;
@@ -430,6 +460,8 @@ static int read_input(rd *r, vnode *m, vl_pop_spec *p) {
                 if (rd_uint(r, it->items[0], &id, "neuron", 0) ||
                     rd_quantity(r, it->items[1], VL_DIM_TIME, &p->spk_t[i], "spike time"))
                     return -1;
+                if (id >= p->size) FAIL(it->items[0], "spike %zu names neuron %llu but the input has %u neurons", i,
+                                        (unsigned long long)id, p->size);
                 p->spk_id[i] = (uint32_t)id;
             }
             p->n_spk = sp->n;
@@ -453,6 +485,7 @@ static int read_subgroups(rd *r, vnode *sg, vl_pop_spec *p) {
         char tail;
         if (v->type != VN_SCALAR || sscanf(v->str, "%lu:%lu%c", &lo, &hi, &tail) != 2 || lo >= hi || hi > p->size)
             FAIL(v, "subgroup '%s': expected \"first:end\" inside 0..%u, e.g. \"0:100\"", sg->keys[i], p->size);
+        CHECK_NAME(sg->key_marks[i], "subgroup", sg->keys[i], sizeof p->sub[i].name, "cue");
         snprintf(p->sub[i].name, sizeof p->sub[i].name, "%s", sg->keys[i]);
         p->sub[i].lo = (uint32_t)lo;
         p->sub[i].hi = (uint32_t)hi;
@@ -468,10 +501,7 @@ static int read_pop(rd *r, const char *name, vl_mark km, vnode *m, vl_pop_spec *
     snprintf(p->name, sizeof p->name, "%s", name);
     p->mark = km;
     if (m->type != VN_MAP) FAIL(m, "population '%s': expected a mapping such as {size: 100, model: lif_cond_exp}", name);
-    if (!name[0] || strpbrk(name, "[]./ :")) {
-        vl__diag_error(r->d, km, "population name '%s' may not be empty or contain [ ] . / : or spaces", name);
-        return -1;
-    }
+    CHECK_NAME(km, "population", name, sizeof p->name, "exc");
     /* Unknown keys first: a misspelt "sise" should be named as such, not reported as a missing size. */
     static const char *kn[] = {"size", "model", "params", "receptors", "init", "refractory", "background",
                                "subgroups", NULL};
@@ -765,10 +795,21 @@ static int read_projection_into(rd *r, vnode *m, size_t index, char **base_file)
                     "(to drive neurons with Poisson spikes, make a poisson input and project it onto them)",
                  tp->name, tp->name);
         }
+        char full[256];
         if (nm && nm->type == VN_SCALAR)
-            snprintf(pr.name, sizeof pr.name, n_to > 1 ? "%s_%s" : "%s", nm->str, tp->name);
+            snprintf(full, sizeof full, n_to > 1 ? "%s_%s" : "%s", nm->str, tp->name);
         else
-            snprintf(pr.name, sizeof pr.name, "%s_to_%s", s->pops[pr.src].name, tp->name);
+            snprintf(full, sizeof full, "%s_to_%s", s->pops[pr.src].name, tp->name);
+        {
+            const char *why = bad_name(full, sizeof pr.name);
+            if (why) {
+                free(pr.file);
+                vl__diag_error(r->d, nm ? nm->mark : m->mark, "projection name '%s' %s (at most %zu characters, "
+                               "e.g. name: exc_rec)", full, why, sizeof pr.name - 1);
+                return -1;
+            }
+        }
+        snprintf(pr.name, sizeof pr.name, "%s", full);
         pr.receptor = -1;
         if (rec) {
             if (rec->type != VN_SCALAR) { free(pr.file); FAIL(rec, "receptor: expected a receptor name such as exc"); }
@@ -981,6 +1022,10 @@ static int read_record(rd *r, vnode *m) {
                 FAIL(vars, "variables: expected a list such as [v, g_exc]");
             }
             for (size_t k = 0; k < sr->n_vars; ++k) {
+                for (size_t j = 0; j < k; ++j)
+                    if (!strcmp(sr->vars[j], sr->vars[k]))
+                        FAIL(vars, "'%s' is listed twice in variables; list each once, e.g. variables: [v, g_exc]",
+                             sr->vars[k]);
                 int ok = !strcmp(sr->vars[k], "v");
                 const char *prefix = p->model == VL_LIF_CURR_EXP ? "I_" : "g_";
                 for (size_t q = 0; q < p->n_rec && p->model != VL_LIF_DELTA; ++q) {
@@ -988,9 +1033,11 @@ static int read_record(rd *r, vnode *m) {
                     snprintf(nm, sizeof nm, "%s%s", prefix, p->rec[q].name);
                     ok |= !strcmp(nm, sr->vars[k]);
                 }
-                if (!ok) FAIL(vars, "'%s' has no variable '%s'; it has v%s%s<receptor> (e.g. %s%s)", p->name,
-                              sr->vars[k], p->model == VL_LIF_DELTA ? "" : " and ", p->model == VL_LIF_DELTA ? "" : prefix,
-                              prefix, p->rec[0].name);
+                if (!ok && p->model == VL_LIF_DELTA)
+                    FAIL(vars, "'%s' has no variable '%s'; a lif_delta population has only v, e.g. variables: [v]",
+                         p->name, sr->vars[k]);
+                if (!ok) FAIL(vars, "'%s' has no variable '%s'; it has v and %s<receptor> (e.g. %s%s)", p->name,
+                              sr->vars[k], prefix, prefix, p->rec[0].name);
             }
             if (ids) {
                 if (parse_ids(r, ids, p->size, &sr->ids, &sr->n_ids)) return -1;
@@ -1086,12 +1133,14 @@ static int read_pattern_file(rd *r, const vnode *n, vl_pattern_spec *pt) {
             else ++q;
         }
         long w = hdr[0], h = hdr[1], maxv = buf[1] == '1' ? 1 : hdr[2];
-        if (w <= 0 || h <= 0 || w * h > 4096 || maxv <= 0) FAIL(n, "pattern '%s': bad PGM/PBM header", n->str);
+        /* each side checked before the product, which could overflow (and write past px) */
+        if (w <= 0 || h <= 0 || w > 4096 || h > 4096 || w * h > 4096 || maxv <= 0 || maxv > 65535)
+            FAIL(n, "pattern '%s': bad PGM/PBM header (at most 4096 pixels, maxval at most 65535)", n->str);
         while (*q && np < (size_t)(w * h)) {
             if (*q == '#') { while (*q && *q != '\n') ++q; continue; }
             if (isdigit((unsigned char)*q)) {
                 long v = buf[1] == '1' ? *q++ - '0' : strtol(q, &q, 10);
-                px[np++] = v * 2 > maxv; /* above half the maximum is on */
+                px[np++] = v > maxv / 2.0; /* above half the maximum is on */
             } else {
                 ++q;
             }
@@ -1141,6 +1190,7 @@ static int read_stimulus(rd *r, vnode *st) {
     for (size_t i = 0; i < pats->n; ++i) {
         pats->used[i] = 1;
         vl_pattern_spec *pt = &S->patterns[S->n_patterns++];
+        CHECK_NAME(pats->key_marks[i], "pattern", pats->keys[i], sizeof pt->name, "A");
         snprintf(pt->name, sizeof pt->name, "%s", pats->keys[i]);
         if (pats->items[i]->type != VN_SCALAR) FAIL(pats->items[i], "expected a pattern file such as data/patterns/A.pgm");
         if (read_pattern_file(r, pats->items[i], pt)) return -1;
@@ -1152,6 +1202,7 @@ static int read_stimulus(rd *r, vnode *st) {
         if (ph->type != VN_MAP || ph->n != 1) FAIL(ph, "a phase is {name: duration}, e.g. {cue: 300 ms}");
         ph->used[0] = 1;
         vl_phase_spec *P = &S->phases[S->n_phases++];
+        CHECK_NAME(ph->key_marks[0], "phase", ph->keys[0], sizeof P->name, "delay");
         snprintf(P->name, sizeof P->name, "%s", ph->keys[0]);
         if (rd_quantity(r, ph->items[0], VL_DIM_TIME, &P->duration, "phase duration")) return -1;
         if (P->duration <= 0) FAIL(ph->items[0], "a phase must last longer than 0 ms");
@@ -1161,6 +1212,7 @@ static int read_stimulus(rd *r, vnode *st) {
     for (size_t c = 0; c < conds->n; ++c) {
         conds->used[c] = 1;
         vl_condition_spec *C = &S->conditions[S->n_conditions++];
+        CHECK_NAME(conds->key_marks[c], "condition", conds->keys[c], sizeof C->name, "AX");
         snprintf(C->name, sizeof C->name, "%s", conds->keys[c]);
         C->pattern = vl__calloc(S->n_phases * S->n_inputs, sizeof *C->pattern);
         for (size_t k = 0; k < S->n_phases * S->n_inputs; ++k) C->pattern[k] = -1;
@@ -1206,6 +1258,7 @@ static int read_stimulus(rd *r, vnode *st) {
     if (trials->type == VN_SEQ) {
         S->n_trials = trials->n;
         S->trials = vl__calloc(trials->n, sizeof *S->trials);
+        if (!S->trials) FAIL(trials, "out of memory for %zu trials", trials->n);
         for (size_t i = 0; i < trials->n; ++i) {
             vnode *t = trials->items[i];
             int c = t->type == VN_SCALAR ? find_name(&S->conditions[0].name, sizeof *S->conditions, S->n_conditions, t->str) : -1;
@@ -1224,6 +1277,7 @@ static int read_stimulus(rd *r, vnode *st) {
             if (!r->d->has_err) FAIL(trials, "trials needs count, e.g. {count: 100, proportions: {AX: 0.7, AY: 0.1}}");
             return -1;
         }
+        if (n > 10000000) FAIL(cnt, "count: at most 10^7 trials, e.g. count: 100");
         double total = 0;
         if (pr) {
             if (pr->type != VN_MAP) FAIL(pr, "proportions: expected {condition: fraction, ...}");
@@ -1245,6 +1299,7 @@ static int read_stimulus(rd *r, vnode *st) {
         /* Drawn with the seed: trial k's condition from Philox (seed, trial stream, k). */
         S->n_trials = n;
         S->trials = vl__calloc(n, sizeof *S->trials);
+        if (!S->trials) FAIL(cnt, "out of memory for %llu trials", (unsigned long long)n);
         for (uint64_t k = 0; k < n; ++k) {
             vl_u32x4 q = vl_rand4(s->seed, VL_STREAM_TRIALS, (uint32_t)k, 0, 0);
             double u = vl_u01d(q.v[0], q.v[1]) * total, acc = 0;

@@ -72,8 +72,12 @@ static int find_key(const vnode *map, const char *key) {
     return -1;
 }
 
-/* Converts node idx of doc; depth guards against alias cycles. */
-static vnode *convert(yaml_document_t *doc, int idx, const char *origin, vl_diag *d, int depth) {
+/* Nodes a model may expand to: aliases are copied, so a few nested ones could otherwise make a
+ * small file take gigabytes (the largest ready model has a few thousand). */
+#define VL_YAML_MAX_NODES 1000000
+
+/* Converts node idx of doc; depth guards against alias cycles, *left against alias bombs. */
+static vnode *convert(yaml_document_t *doc, int idx, const char *origin, vl_diag *d, int depth, size_t *left) {
     yaml_node_t *y = yaml_document_get_node(doc, idx);
     if (!y) return NULL;
     vl_mark m = to_mark(y->start_mark, origin);
@@ -81,6 +85,12 @@ static vnode *convert(yaml_document_t *doc, int idx, const char *origin, vl_diag
         vl__diag_error(d, m, "YAML nesting deeper than 64 levels (a recursive alias?)");
         return NULL;
     }
+    if (*left == 0) {
+        vl__diag_error(d, m, "the YAML expands to more than %d nodes (an alias repeated within aliases?)",
+                       VL_YAML_MAX_NODES);
+        return NULL;
+    }
+    --*left;
     if (y->type == YAML_SCALAR_NODE) {
         vnode *n = vn_new(VN_SCALAR, m);
         if (!n) return NULL;
@@ -93,7 +103,7 @@ static vnode *convert(yaml_document_t *doc, int idx, const char *origin, vl_diag
     if (y->type == YAML_SEQUENCE_NODE) {
         vnode *n = vn_new(VN_SEQ, m);
         for (yaml_node_item_t *it = y->data.sequence.items.start; n && it < y->data.sequence.items.top; ++it) {
-            vnode *c = convert(doc, *it, origin, d, depth + 1);
+            vnode *c = convert(doc, *it, origin, d, depth + 1, left);
             if (!c || vn_push(n, NULL, m, c) != 0) { vn_free(c); vn_free(n); return NULL; }
         }
         return n;
@@ -110,7 +120,7 @@ static vnode *convert(yaml_document_t *doc, int idx, const char *origin, vl_diag
         }
         char *key = vl__calloc(k->data.scalar.length + 1, 1);
         memcpy(key, k->data.scalar.value, k->data.scalar.length);
-        vnode *v = convert(doc, p->value, origin, d, depth + 1);
+        vnode *v = convert(doc, p->value, origin, d, depth + 1, left);
         if (!v) { free(key); vn_free(n); return NULL; }
         if (strcmp(key, "<<") == 0) { /* merge key: applied after the explicit keys */
             free(key);
@@ -155,7 +165,8 @@ static vnode *load(yaml_parser_t *p, const char *origin, vl_diag *d) {
         vl_mark m = {origin, 0, 0};
         vl__diag_error(d, m, "the file is empty; expected a model mapping (name:, dt:, populations:, ...)");
     } else {
-        root = convert(&doc, 1, origin, d, 0);
+        size_t left = VL_YAML_MAX_NODES;
+        root = convert(&doc, 1, origin, d, 0, &left);
     }
     yaml_document_delete(&doc);
     return root;

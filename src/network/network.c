@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -133,14 +134,17 @@ static int build_rows(const gen *g, vl_csr *c) {
     c->col = vl__calloc(c->n_syn, sizeof *c->col);
     if (!c->col) return -1;
     const int distinct = g->p->rule == VL_CONN_FIXED_OUTDEGREE && !g->p->multapses;
-#pragma omp parallel
+    int short_row = 0; /* a row that did not get its partners within the attempts (never left half-filled) */
+#pragma omp parallel reduction(| : short_row)
     {
         uint64_t *seen = distinct ? seen_alloc(g->n_tgt) : NULL;
 #pragma omp for schedule(dynamic, 64)
-        for (int64_t r = 0; r < (int64_t)c->n_rows; ++r) gen_row(g, (uint32_t)r, c->col + c->row_ptr[r], seen);
+        for (int64_t r = 0; r < (int64_t)c->n_rows; ++r)
+            if (gen_row(g, (uint32_t)r, c->col + c->row_ptr[r], seen) != c->row_ptr[r + 1] - c->row_ptr[r])
+                short_row = 1;
         free(seen);
     }
-    return 0;
+    return short_row ? -2 : 0;
 }
 
 /* COO (src row, target) pairs -> CSR, keeping the order of the pairs within each row: a stable
@@ -234,7 +238,7 @@ static int build_indegree(const gen *g, vl_csr *c) {
         }
         free(seen);
     }
-    int rc = fail ? -1 : coo_to_csr(c, rows, cols, NULL, NULL, n, NULL, NULL);
+    int rc = fail ? -2 : coo_to_csr(c, rows, cols, NULL, NULL, n, NULL, NULL);
     free(rows);
     free(cols);
     return rc;
@@ -330,10 +334,13 @@ static int build_h5(const gen *g, vl_csr *c, float **w_file, float **d_file, vl_
     }
     for (hsize_t k = 0; rc == 0 && k < ns; ++k) {
         if (src[k] < 0 || tgt[k] < 0 || src[k] >= g->n_src || tgt[k] >= g->n_tgt || src[k] != floor(src[k]) ||
-            tgt[k] != floor(tgt[k]) || (dl && dl[k] < 0) || (w && w[k] < 0 && s_is_cond(g))) {
+            tgt[k] != floor(tgt[k]) || (dl && !(dl[k] >= 0 && dl[k] <= 1e9)) || (w && w[k] < 0 && s_is_cond(g)) ||
+            (w && !(fabs(w[k]) <= FLT_MAX))) {
             vl__diag_error(d, p->mark, "HDF5 connection file '%s', entry %llu: source %g / target %g outside the "
                            "ranges (%u sources, %u targets)%s", p->file, (unsigned long long)k, src[k], tgt[k],
-                           g->n_src, g->n_tgt, dl && dl[k] < 0 ? ", or a negative delay" : ", or a negative conductance");
+                           g->n_src, g->n_tgt,
+                           dl && !(dl[k] >= 0 && dl[k] <= 1e9) ? ", or a delay that is negative, not a number or above 1e9 ms"
+                           : ", or a weight that is not a number, beyond float or a negative conductance");
             rc = -1;
             break;
         }
@@ -380,12 +387,13 @@ static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, v
         }
         int want = 2 + need_w; /* the delay column is optional (0 ms when absent) */
         if (k < want || v[0] < 0 || v[1] < 0 || v[0] != floor(v[0]) || v[1] != floor(v[1]) ||
-            v[0] >= g->n_src || v[1] >= g->n_tgt || (need_d && k > 3 && v[3] < 0) ||
-            (need_w && s_is_cond(g) && v[2] < 0)) {
+            v[0] >= g->n_src || v[1] >= g->n_tgt || (need_d && k > 3 && !(v[3] >= 0 && v[3] <= 1e9)) ||
+            (need_w && s_is_cond(g) && v[2] < 0) || (need_w && !(fabs(v[2]) <= FLT_MAX))) {
             vl__diag_error(d, p->mark, "connection file '%s', line %d: expected 'source,target%s%s' with source < %u "
-                           "and target < %u (indices within the source and target ranges)%s, e.g. '3,17,6.0,1.5'",
+                           "and target < %u (indices within the source and target ranges)%s%s, e.g. '3,17,6.0,1.5'",
                            p->file, ln, need_w ? ",weight" : "", need_d ? "[,delay_ms]" : "", g->n_src, g->n_tgt,
-                           need_w ? ", weights not negative onto a conductance" : "");
+                           need_w ? ", a finite weight (not negative onto a conductance)" : "",
+                           need_d ? ", a delay from 0 to 1e9 ms" : "");
             rc = -1;
             break;
         }
@@ -516,6 +524,9 @@ static int build_projection(const vl_spec *s, size_t index, uint64_t seed, vl_cs
     case VL_CONN_FILE: rc = build_file(&g, c, &w_file, &d_file, d); break;
     default: rc = build_rows(&g, c); break;
     }
+    if (rc == -2 && !d->has_err)
+        vl__diag_error(d, p->mark, "cannot build projection '%s': some neuron did not find its %llu distinct partners "
+                       "in 10^8 draws; lower the degree or allow multapses", p->name, (unsigned long long)p->n);
     if (rc != 0) {
         if (!d->has_err)
             vl__diag_error(d, p->mark, "cannot build projection '%s': out of memory (about %.0f synapses)", p->name,

@@ -549,7 +549,7 @@ static void write_chunk(vl_writer *w, vl_chunk *c) {
             for (uint32_t k = 0; k < c->n_steps; ++k) {
                 po->bin_count += c->count[i][k];
                 if (++po->bin_fill == w->bin_steps) {
-                    rates[nr++] = (float)(po->bin_count / (s->pops[i].size * w->bin_steps * s->dt * 1e-3));
+                    rates[nr++] = (float)(po->bin_count / ((double)s->pops[i].size * w->bin_steps * s->dt * 1e-3));
                     po->bin_count = 0;
                     po->bin_fill = 0;
                     if (nr == 256) {
