@@ -71,8 +71,12 @@ void vl_spec_mem_plan(const vl_spec *s, int cpu_state, int deterministic, vl_mem
         if (isnan(e)) e = 0;
         int drawn_delay = p->delay_from_file || p->delay.kind != VL_DIST_CONST;
         out->network += e * (4 + 4 + (drawn_delay ? 2 : 0)) + 8 * (rows + 1);
-        if (p->stdp.on) out->network += 8 * (cols + 1) + 12 * e;
         uint32_t d = vl_proj_max_delay_steps(s, p);
+        if (p->stdp.on) {
+            out->network += 8 * (cols + 1) + 12 * e;
+            /* traces, and with a delay d the spikes of the last d + 1 steps (src/sim/cpu.c) */
+            if (cpu_state) out->state += 4 * (rows + cols) + (d ? 4.0 * (d + 1) * (rows + 1) : 0);
+        }
         if (maxd && d > maxd[p->tgt]) maxd[p->tgt] = d;
     }
     for (size_t i = 0; i < s->n_pops; ++i) {

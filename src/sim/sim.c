@@ -198,7 +198,8 @@ static vl_status plan_host_memory(vl_sim *s) {
     else snprintf(parts, sizeof parts, "network %s", net);
     vl__diag_error(&s->diag, (vl_mark){s->s->path, 0, 0},
                    "the model needs about %s of memory (%s) but only %s are available; make it smaller "
-                   "(population sizes, connection probabilities, the longest delay into a population)",
+                   "(population sizes, connection probabilities, the longest delay into a population, a plastic "
+                   "projection's delay)",
                    need, parts, have);
     return VL_ERR_NOMEM;
 }
