@@ -34,4 +34,10 @@ assert len(r) == 1 and r[0]["neurons"] == 4000 and r[0]["synapses"] > 300000, r
 assert r[0]["us_per_step"] > 0 and r[0]["rtf"] > 0 and r[0]["rate_hz"] > 0 and r[0]["build_s"] > 0, r
 PY
 "$V" bench "$TMP/missing.yaml" --repeat 1 >/dev/null 2>&1; [ $? = 2 ] || fail "bench on a missing model should exit 2"
+# option values out of range are usage errors (exit 2), not silently 0, clamped or ignored
+for bad in '--seed ""' '--seed 18446744073709551616' '--threads 2147483648' '--threads ""' '--duration "1e308 s"'; do
+  out=$(eval "\"$V\" run \"$MODEL\" --no-output $bad" 2>&1); rc=$?
+  [ $rc = 2 ] || fail "run $bad exited $rc, expected 2: $out"
+  echo "$out" | grep -q -- "${bad%% *}" || fail "run $bad: the message does not name the option: $out"
+done
 echo "backend selection, exit codes and bench as documented (GPU present: $has_gpu)"

@@ -249,6 +249,17 @@ static void test_hostile_inputs(void **st) {
                     HEAD "populations:\n  a:\n    size: 5\n    model: lif_cond_exp\n    receptors:\n"
                          "      an_exceedingly_long_receptor_name: {tau: 5 ms, E: 0 mV}\n",
                     "an_exceedingly", 0, "too long", "31 characters", NULL);
+    expect_error_at("empty_slice.yaml",
+                    HEAD POPS "projections:\n  - {from: \"exc[]\", to: inh, receptor: exc, connect: all_to_all,"
+                              " weight: 1 nS}\n",
+                    "\"exc[]\"", 0, "selects nothing", "exc[0:10]", NULL);
+    snprintf(text, sizeof text, /* a directory opens but does not read: not an empty projection */
+             HEAD POPS "projections:\n  - {from: exc, to: inh, receptor: exc, connect: {file: %s}, weight: 1 nS}\n",
+             g_dir);
+    snprintf(path, sizeof path, "%s/dir_conn.yaml", g_dir);
+    write_file(path, text);
+    assert_int_equal(vt_create(path, VL_BACKEND_CPU, msg, sizeof msg), VL_ERR_MODEL);
+    assert_non_null(strstr(msg, "cannot read connection file"));
     expect_error_at("twice.yaml",
                     HEAD POPS "record:\n  state: [{population: exc, variables: [v, v]}]\n", "[v, v]", 0,
                     "listed twice", NULL);

@@ -109,8 +109,9 @@ static int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) {
             NEED_VAL();
             char *end;
+            errno = 0;
             opt.seed = strtoull(val, &end, 10);
-            if (*end || val[0] == '-') { fprintf(stderr, "volley: --seed expects a whole number, got '%s'\n", val); free(sets); return 2; }
+            if (*end || end == val || errno || val[0] == '-') { fprintf(stderr, "volley: --seed expects a whole number, got '%s'\n", val); free(sets); return 2; }
             opt.have_seed = 1;
         } else if (!strcmp(a, "--set")) { NEED_VAL(); sets[n_sets++] = val; }
         else if (!strcmp(a, "--duration")) { NEED_VAL(); if (parse_time_arg(val, &opt.duration_ms)) { free(sets); return 2; } }
@@ -124,7 +125,7 @@ static int cmd_run(int argc, char **argv) {
             NEED_VAL();
             char *end;
             long t = strtol(val, &end, 10);
-            if (*end || t < 1) { fprintf(stderr, "volley: --threads expects a positive number, got '%s'\n", val); free(sets); return 2; }
+            if (*end || end == val || t < 1 || t > 4096) { fprintf(stderr, "volley: --threads expects 1 to 4096, got '%s'\n", val); free(sets); return 2; }
             opt.threads = (int)t;
         } else if (!strcmp(a, "--deterministic")) opt.deterministic = 1;
         else if (!strcmp(a, "--no-output")) no_output = 1;
@@ -231,8 +232,10 @@ static int cmd_bench(int argc, char **argv) {
             ++i;
             if (parse_time_arg(val, &opt.duration_ms)) return 2;
         } else if (!strcmp(a, "--threads") && val) {
-            opt.threads = atoi(argv[++i]);
-            if (opt.threads < 1) { fprintf(stderr, "volley bench: --threads expects a positive number\n"); return 2; }
+            char *end;
+            long t = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || t < 1 || t > 4096) { fprintf(stderr, "volley bench: --threads expects 1 to 4096\n"); return 2; }
+            opt.threads = (int)t;
         } else if (!strcmp(a, "--repeat") && val) {
             repeat = atoi(argv[++i]);
             if (repeat < 1 || repeat > 100) { fprintf(stderr, "volley bench: --repeat expects 1 to 100\n"); return 2; }

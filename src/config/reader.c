@@ -615,7 +615,11 @@ static int resolve_ref(rd *r, const vnode *n, int *pop, uint32_t *lo, uint32_t *
     *pop = i;
     *lo = 0;
     *hi = p->size;
-    if (!sel[0]) return 0;
+    if (!sel[0]) {
+        if (br || dot) FAIL(n, "'%s' selects nothing; write %s for the whole population, or a slice such as %s[0:10]",
+                            n->str, name, name);
+        return 0;
+    }
     unsigned long a, b;
     char tail;
     if (sscanf(sel, "%lu:%lu%c", &a, &b, &tail) == 2) {

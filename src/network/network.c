@@ -410,6 +410,10 @@ static int build_file(const gen *g, vl_csr *c, float **w_file, float **d_file, v
         dl[n] = k > 3 ? (float)v[3] : 0.0f;
         ++n;
     }
+    if (rc == 0 && ferror(f)) { /* a directory opens, but does not read */
+        vl__diag_error(d, p->mark, "cannot read connection file '%s': %s", p->file, strerror(errno));
+        rc = -1;
+    }
     fclose(f);
     if (rc == 0) rc = coo_to_csr(c, rows, cols, w, dl, n, w_file, d_file);
     free(rows); free(cols); free(w); free(dl);
