@@ -260,6 +260,13 @@ static void test_hostile_inputs(void **st) {
     write_file(path, text);
     assert_int_equal(vt_create(path, VL_BACKEND_CPU, msg, sizeof msg), VL_ERR_MODEL);
     assert_non_null(strstr(msg, "cannot read connection file"));
+    expect_error_at("floatw.yaml",
+                    HEAD POPS "projections:\n  - {from: exc, to: inh, receptor: exc, connect: all_to_all, weight: 1e40 nS}\n",
+                    "1e40 nS", 0, "float's range", NULL);
+    expect_error_at("neg_index.yaml",
+                    HEAD POPS "projections:\n  - {from: \"exc[-1]\", to: inh, receptor: exc, connect: all_to_all,"
+                              " weight: 1 nS}\n",
+                    "\"exc[-1]\"", 0, "may not be negative", NULL);
     expect_error_at("twice.yaml",
                     HEAD POPS "record:\n  state: [{population: exc, variables: [v, v]}]\n", "[v, v]", 0,
                     "listed twice", NULL);

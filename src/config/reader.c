@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,7 @@ static int read_neuron(rd *r, vnode *m, vl_pop_spec *p) {
             rd_quantity(r, w, g_dim_of_model[p->model], &p->bg_weight, "background weight"))
             return -1;
         if (p->bg_rate < 0) FAIL(rate, "background rate must not be negative");
+        if (!(fabs(p->bg_weight) <= FLT_MAX)) FAIL(w, "background weight: beyond float's range (%g)", (double)FLT_MAX);
         if (p->bg_rate * r->s->dt * 1e-3 > 80)
             FAIL(rate, "background rate %g Hz gives %g events per step; above 80 per step use a current (I_e and "
                        "sigma) instead", p->bg_rate, p->bg_rate * r->s->dt * 1e-3);
@@ -622,6 +624,7 @@ static int resolve_ref(rd *r, const vnode *n, int *pop, uint32_t *lo, uint32_t *
     }
     unsigned long a, b;
     char tail;
+    if (sel[0] == '-' || strstr(sel, ":-")) FAIL(n, "'%s': indices count from 0 and may not be negative, e.g. %s[0:10]", n->str, name);
     if (sscanf(sel, "%lu:%lu%c", &a, &b, &tail) == 2) {
         if (a >= b || b > p->size) FAIL(n, "slice [%lu:%lu] is empty or outside '%s' (size %u)", a, b, name, p->size);
         *lo = (uint32_t)a;
@@ -848,6 +851,10 @@ static int read_projection_into(rd *r, vnode *m, size_t index, char **base_file)
             } else if (rd_dist(r, w, wd, &pr.weight, "weight")) {
                 free(pr.file);
                 return -1;
+            } else if (!(fabs(pr.weight.a) <= FLT_MAX) || (pr.weight.kind != VL_DIST_CONST && !(fabs(pr.weight.b) <= FLT_MAX))) {
+                free(pr.file); /* weights are stored as float */
+                FAIL(w, "weight: beyond float's range (%g %s), e.g. weight: %s", (double)FLT_MAX, vl_dim_unit(wd),
+                     vl_dim_example(wd));
             }
         } else if (pr.rule == VL_CONN_FILE) {
             pr.weight_from_file = 1;
