@@ -54,8 +54,7 @@ void VL_DRAW_NAME(vl__draw_pairs, VL_DRAW_ISA)(uint64_t seed, uint32_t stream, u
 #pragma omp simd
     for (uint64_t j = 0; j < m; ++j) {
         const uint64_t k = k0 + j;
-        vl_u32x4 r = vl_rand4(seed, stream, (uint32_t)k, (uint32_t)(k >> 32), 2);
-        rows[k] = (uint32_t)(((uint64_t)r.v[0] * n_src) >> 32);
-        cols[k] = tgt_lo + (uint32_t)(((uint64_t)r.v[1] * n_tgt) >> 32);
+        vl__pair_from(vl_rand4(seed, stream, (uint32_t)k, (uint32_t)(k >> 32), 2), n_src, n_tgt, tgt_lo, &rows[k],
+                      &cols[k]);
     }
 }

@@ -269,10 +269,8 @@ static int build_total(const gen *g, vl_csr *c) {
 #pragma omp for schedule(static)
             for (int64_t k = 0; k < (int64_t)n; ++k)
                 for (uint32_t attempt = 1; p->src_lo + rows[k] == cols[k] && attempt <= 1000; ++attempt) {
-                    vl_u32x4 r =
-                        vl_rand4(g->seed, g->stream, (uint32_t)k, (uint32_t)((uint64_t)k >> 32), 2 + (attempt << 4));
-                    rows[k] = (uint32_t)(((uint64_t)r.v[0] * g->n_src) >> 32);
-                    cols[k] = p->tgt_lo + (uint32_t)(((uint64_t)r.v[1] * g->n_tgt) >> 32);
+                    vl__pair_from(vl_rand4(g->seed, g->stream, (uint32_t)k, (uint32_t)((uint64_t)k >> 32), 2 + (attempt << 4)),
+                                  g->n_src, g->n_tgt, p->tgt_lo, &rows[k], &cols[k]);
                 }
         }
     }

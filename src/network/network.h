@@ -4,6 +4,7 @@
 #define VL_NETWORK_NETWORK_H
 
 #include "internal.h"
+#include "kernels/philox.h"
 
 typedef struct vl_csr {
     int src, tgt, rec;
@@ -53,6 +54,11 @@ vl_draw_block_fn vl__draw_block_base, vl__draw_block_avx2;
  * (source row, target) from the Philox block (k, k >> 32, 2) of its connectivity stream, the row
  * below n_src and the target tgt_lo + below n_tgt (network.c draws self-pairs again where
  * autapses are off). As vl__draw_block, _avx2 the same values faster. */
+static inline void vl__pair_from(vl_u32x4 r, uint32_t n_src, uint32_t n_tgt, uint32_t tgt_lo, uint32_t *row,
+                                 uint32_t *col) {
+    *row = (uint32_t)(((uint64_t)r.v[0] * n_src) >> 32);
+    *col = tgt_lo + (uint32_t)(((uint64_t)r.v[1] * n_tgt) >> 32);
+}
 typedef void vl_draw_pairs_fn(uint64_t seed, uint32_t stream, uint64_t k0, uint64_t m, uint32_t n_src,
                               uint32_t n_tgt, uint32_t tgt_lo, uint32_t *rows, uint32_t *cols);
 vl_draw_pairs_fn vl__draw_pairs_base, vl__draw_pairs_avx2;
