@@ -505,6 +505,10 @@ static void test_bad_overrides(void **st) {
     expect_override_error("projections.9.weight=5 nS", "'9'", NULL);
     expect_override_error("projections.kk.weight=5 nS", "'kk'", NULL);
     expect_override_error("noequals", "dotted.path=VALUE", NULL);
+    expect_override_error(".=1", "empty part", "'.'", NULL);
+    expect_override_error("populations..size=1", "empty part", NULL);
+    expect_override_error("populations.=1", "empty part", NULL);
+    expect_override_error(".populations.exc.size=1", "empty part", NULL);
     expect_override_error("populations.exc.sise=10", "unknown key 'sise'", "did you mean 'size'", NULL);
     expect_override_error("populations.exc.size=-3", "size", NULL);
 }

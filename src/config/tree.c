@@ -248,6 +248,15 @@ int vn_apply_override(vnode *root, const char *assignment, const char *origin, v
         vl__diag_error(d, m, "expected dotted.path=VALUE, e.g. --set projections.0.weight=\"5 nS\"");
         return -1;
     }
+    /* An empty part (".=1", "a..b=1", "a.=1") would be skipped by strtok_r and override another key. */
+    size_t plen = (size_t)(eq - assignment);
+    int empty_part = assignment[0] == '.' || assignment[plen - 1] == '.';
+    for (size_t i = 1; i < plen && !empty_part; ++i) empty_part = assignment[i] == '.' && assignment[i - 1] == '.';
+    if (empty_part) {
+        vl__diag_error(d, m, "the path '%.*s' has an empty part; expected dotted.path=VALUE with a key or index "
+                       "between each pair of dots, e.g. --set populations.exc.size=800", (int)plen, assignment);
+        return -1;
+    }
     vnode *value = vn_load_string(eq + 1, origin, d);
     if (!value) {
         if (!d->has_err) vl__diag_error(d, m, "empty value; expected dotted.path=VALUE");
