@@ -424,6 +424,39 @@ static void test_noise_identical(void **state) {
     det_pair(path, "noise", 1, "neurons", 10000, a, b);
 }
 
+/* The downscaled PD14 microcircuit (configs/pd14_small.yaml: fixed_total_number rows sorted by
+ * target, per-synapse delays, a Poisson background counted by the search on the GPU and from a
+ * table on the CPU, a DC per population) in deterministic mode: every population's spikes are the
+ * CPU's, and the highest v of each population the same bits. */
+static void test_pd14_identical(void **state) {
+    (void)state;
+    char path[512], a[512], b[512];
+    snprintf(path, sizeof path, "%s/configs/pd14_small.yaml", VOLLEY_SOURCE_DIR);
+    const char *sets[] = {"duration=400 ms"};
+    float cpu_max[8];
+    snprintf(a, sizeof a, "%s/pd14_cpu.h5", tmpdir);
+    snprintf(b, sizeof b, "%s/pd14_gpu.h5", tmpdir);
+    g_deterministic = 1;
+    run(path, VL_BACKEND_CPU, a, sets, 1, 1, NULL, 0);
+    memcpy(cpu_max, g_max_v, sizeof cpu_max);
+    run(path, VL_BACKEND_CUDA, b, sets, 1, 1, NULL, 0);
+    g_deterministic = 0;
+    printf("  device: %s\n", g_device);
+    const char *pops[] = {"L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"};
+    for (int p = 0; p < 8; ++p) {
+        spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]);
+        uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
+        double ov = overlap(kx, x.n, ky, y.n);
+        printf("  %s: cpu %zu, cuda %zu spikes, identical %.4f%%; highest v cpu %.4f cuda %.4f mV\n", pops[p], x.n,
+               y.n, 100 * ov, cpu_max[p], g_max_v[p]);
+        assert_true(x.n > 50);
+        assert_int_equal(x.n, y.n);
+        assert_true(ov == 1.0);
+        assert_true(cpu_max[p] == g_max_v[p]);
+        free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
+    }
+}
+
 /* STDP on the GPU: in deterministic mode the Song-Abbott weights after 5 s equal the CPU's bit for
  * bit; in the default mode the distributions agree. */
 static void test_stdp_matches_cpu(void **state) {
@@ -531,6 +564,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_stp_adaptation_identical),
         cmocka_unit_test(test_delayed_stdp_identical),
         cmocka_unit_test(test_noise_identical),
+        cmocka_unit_test(test_pd14_identical),
         cmocka_unit_test(test_too_big_refused),
     };
     if (argc > 1) { /* a name that matches no test would pass silently: refuse it */
