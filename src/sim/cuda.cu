@@ -109,21 +109,26 @@ static cuda_state *state_of(vl_sim *s) { return (cuda_state *)s->be_state; }
         if (cs->sync_each) CU(cudaStreamSynchronize(cs->stream));                            \
     } while (0)
 
-static vl_status dev_alloc(vl_sim *s, void **p, size_t bytes) {
+// Keeps a device allocation for cuda_free; frees it and fails when the list cannot grow.
+static vl_status track_alloc(vl_sim *s, void *p) {
     cuda_state *cs = state_of(s);
-    CU(cudaMalloc(p, bytes ? bytes : 4));
     if (cs->n_allocs == cs->cap_allocs) {
         size_t cap = cs->cap_allocs ? 2 * cs->cap_allocs : 64;
         void **a = (void **)realloc(cs->allocs, cap * sizeof(void *));
         if (!a) {
-            cudaFree(*p);
+            cudaFree(p);
             return VL_ERR_NOMEM;
         }
         cs->allocs = a;
         cs->cap_allocs = cap;
     }
-    cs->allocs[cs->n_allocs++] = *p;
+    cs->allocs[cs->n_allocs++] = p;
     return VL_OK;
+}
+
+static vl_status dev_alloc(vl_sim *s, void **p, size_t bytes) {
+    CU(cudaMalloc(p, bytes ? bytes : 4));
+    return track_alloc(s, *p);
 }
 
 template <typename T>
@@ -558,12 +563,28 @@ static int plan_local_synapses(vl_sim *s, const vl_cluster_pop_in *in, int n, ui
                              lp->w ? (float *)(base + lp->w) : NULL, c->delay ? (uint16_t *)(base + lp->delay) : NULL);
         }
     }
-    vl_status st = dev_alloc(s, &cs->d_syn, (size_t)L.blocks * L.syn_bytes);
-    if (st == VL_OK && cudaMemcpy(cs->d_syn, img, (size_t)L.blocks * L.syn_bytes, cudaMemcpyHostToDevice) != cudaSuccess) {
-        vl__diag_error(&s->diag, vl_mark{}, "CUDA: copying the local synapses failed");
-        st = VL_ERR_DEVICE;
+    // No room on the device for the images is no error: the plain cluster plan is tried instead.
+    if (cudaMalloc(&cs->d_syn, (size_t)L.blocks * L.syn_bytes) != cudaSuccess) {
+        (void)cudaGetLastError(); // an allocation failure does not stick; clear it
+        cs->d_syn = NULL;
+        free(img);
+        return 0;
+    }
+    vl_status st = track_alloc(s, cs->d_syn);
+    cudaError_t e = cudaSuccess;
+    if (st == VL_OK) {
+        // A pageable copy may return before its DMA has landed, and cs->stream (non-blocking) would
+        // not wait for it: wait here, before any kernel can read the images.
+        e = cudaMemcpy(cs->d_syn, img, (size_t)L.blocks * L.syn_bytes, cudaMemcpyHostToDevice);
+        if (e == cudaSuccess) e = cudaDeviceSynchronize();
+        if (e != cudaSuccess) {
+            vl__diag_error(&s->diag, vl_mark{}, "CUDA %s while copying the local synapses (%s)", cudaGetErrorName(e),
+                           cudaGetErrorString(e));
+            st = VL_ERR_DEVICE;
+        }
     }
     free(img);
+    if (st == VL_ERR_NOMEM) vl__diag_error(&s->diag, vl_mark{}, "out of host memory for the device allocation list");
     if (st != VL_OK) return -1;
     cs->cluster = L;
     return 1;
@@ -742,7 +763,13 @@ static vl_status enqueue_steps_timed(vl_sim *s, const rec_set *S, uint32_t n_ste
     const int used[PHASES] = {n->n_rec > 0, 1, n->n_hist > 0, n->n_stp > 0, n->n_proj > 0, n->n_pl > 0};
     cudaEvent_t ev[PHASES + 1];
     double ms[PHASES] = {0};
-    for (int p = 0; p <= PHASES; ++p) CU(cudaEventCreate(&ev[p]));
+    int made = 0;
+    cudaError_t ce = cudaSuccess;
+    while (made <= PHASES && (ce = cudaEventCreate(&ev[made])) == cudaSuccess) ++made;
+    if (ce != cudaSuccess) { // destroy the ones made before failing
+        for (int p = 0; p < made; ++p) cudaEventDestroy(ev[p]);
+        CU(ce);
+    }
     vl_status st = VL_OK;
     for (uint32_t k = 0; k < n_steps && st == VL_OK; ++k) {
         cudaError_t e = cudaEventRecord(ev[0], cs->stream);
