@@ -40,4 +40,15 @@ for bad in '--seed ""' '--seed 18446744073709551616' '--threads 2147483648' '--t
   [ $rc = 2 ] || fail "run $bad exited $rc, expected 2: $out"
   echo "$out" | grep -q -- "${bad%% *}" || fail "run $bad: the message does not name the option: $out"
 done
-echo "backend selection, exit codes and bench as documented (GPU present: $has_gpu)"
+# -h/--help after a command prints the usage on stdout and exits 0, running nothing; as an option's
+# value it is that value (here an override path, refused with exit 2)
+for cmd in "run $MODEL" "check" "bench" "run $MODEL --no-output"; do
+  for h in -h --help; do
+    out=$("$V" $cmd $h 2>/dev/null); rc=$?
+    [ $rc = 0 ] || fail "volley $cmd $h exited $rc, expected 0"
+    echo "$out" | grep -q "^usage:" || fail "volley $cmd $h printed no usage: $out"
+    echo "$out" | grep -q "^network:" && fail "volley $cmd $h ran the model"
+  done
+done
+"$V" check "$MODEL" --set -h >/dev/null 2>&1; [ $? = 2 ] || fail "--set -h should be read as an override and refused"
+echo "backend selection, exit codes, help and bench as documented (GPU present: $has_gpu)"

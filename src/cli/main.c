@@ -327,12 +327,28 @@ static int cmd_info(void) {
     return 0;
 }
 
+/* `volley CMD ... -h|--help` anywhere except as an option's value: the usage, exit 0. */
+static int wants_help(int argc, char **argv) {
+    static const char *const with_value[] = {"-o", "--seed", "--set", "--duration", "--backend", "--threads",
+                                             "--repeat", "--json"};
+    for (int i = 2; i < argc; ++i) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; ++k)
+            if (!strcmp(argv[i], with_value[k])) { ++i; break; }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) { printf("volley %s\n", VL_VERSION); return 0; }
+    if (wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(argv[1], "check")) {
         const char *path = NULL;
