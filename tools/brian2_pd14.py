@@ -51,6 +51,8 @@ def main():
     ap.add_argument('--repeat', type=int, default=3, help='runs of the compiled binary')
     ap.add_argument('--threads', type=int, default=1, help='OpenMP threads; 1 = serial code')
     ap.add_argument('--seed', type=int, default=None, help='seed of the connectivity draw and of Brian2')
+    ap.add_argument('--spikes', metavar='FILE.npz', help='save the last run\'s spikes (t in s, global i, '
+                    'population starts and names)')
     ap.add_argument('--keep', metavar='DIR', help='build into DIR and keep it (default: a temp dir, removed)')
     a = ap.parse_args()
     if a.model is None:
@@ -162,6 +164,8 @@ def main():
         keep = t >= a.skip
         counts = np.bincount(i[keep], minlength=n_total)
         rates = [counts[start[k]:start[k + 1]].sum() / sizes[k] / (a.duration - a.skip) for k in range(len(names))]
+        if a.spikes:
+            np.savez(a.spikes, t=t, i=i, start=start, names=np.array(names))
         return ' '.join(f'{p} {r:.2f}' for p, r in zip(names, rates)) + ' Hz', rates
 
     a.repeat = max(1, a.repeat)
