@@ -571,6 +571,7 @@ static int plan_local_synapses(vl_sim *s, const vl_cluster_pop_in *in, int n, ui
         return 0;
     }
     vl_status st = track_alloc(s, cs->d_syn);
+    if (st != VL_OK) cs->d_syn = NULL; // track_alloc freed it
     cudaError_t e = cudaSuccess;
     if (st == VL_OK) {
         // A pageable copy may return before its DMA has landed, and cs->stream (non-blocking) would
