@@ -6,7 +6,7 @@ one model: iaf_psc_exp neurons (C dv/dt = g_L (E_L - v) + I_exc + I_inh + I_e, e
 v held for t_ref after a spike), fixed_total_number projections with multapses (pre and post drawn
 uniformly), normal weights and delays redrawn outside their bounds, initial v normal, and each
 population's Poisson background as a PoissonInput of rate/8 Hz sources at 8 Hz onto I_exc. The
-connectivity is a numpy draw, so it is another realisation of the same rules than Volley's.
+connectivity is a numpy draw: another realisation of the same rules as Volley's.
 
 Printed lines (`key: value`):
     compile: S                 code generation + make, seconds
@@ -15,6 +15,7 @@ Printed lines (`key: value`):
 Usage: brian2_pd14.py [MODEL.yaml] [--duration 3] [--skip 0.5] [--repeat 3] [--threads 1] [--seed S]
 """
 import argparse
+import os
 import re
 import sys
 
@@ -56,7 +57,6 @@ def main():
     ap.add_argument('--keep', metavar='DIR', help='build into DIR and keep it (default: a temp dir, removed)')
     a = ap.parse_args()
     if a.model is None:
-        import os
         a.model = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'configs', 'pd14_small.yaml')
     try:
         import yaml
