@@ -457,6 +457,63 @@ static void test_pd14_identical(void **state) {
     }
 }
 
+/* The flagship model (configs/pfc_axcpt.yaml: pattern inputs under the AX-CPT protocol, three
+ * receptors with an NMDA Mg2+ block, saturating short-term dynamics, a gate input) in
+ * deterministic mode, four trials (one of each condition): the recorded spikes and every
+ * population's binned rate (/rates, inputs and the unrecorded inhibitory pools too) equal the
+ * CPU's, and the highest v of each population the same bits. */
+static void test_axcpt_identical(void **state) {
+    (void)state;
+    char path[512], a[512], b[512];
+    snprintf(path, sizeof path, "%s/configs/pfc_axcpt.yaml", VOLLEY_SOURCE_DIR);
+    const char *sets[] = {"stimulus.trials.count=4",
+                          "stimulus.trials.proportions={AX: 0.25, AY: 0.25, BX: 0.25, BY: 0.25}"};
+    float cpu_max[8];
+    snprintf(a, sizeof a, "%s/axcpt_cpu.h5", tmpdir);
+    snprintf(b, sizeof b, "%s/axcpt_gpu.h5", tmpdir);
+    g_deterministic = 1;
+    run(path, VL_BACKEND_CPU, a, sets, 2, 1, NULL, 0);
+    memcpy(cpu_max, g_max_v, sizeof cpu_max);
+    run(path, VL_BACKEND_CUDA, b, sets, 2, 1, NULL, 0);
+    g_deterministic = 0;
+    printf("  device: %s\n", g_device);
+    const char *recorded[] = {"letters", "pfc", "resp"};
+    for (int p = 0; p < 3; ++p) {
+        spikes x = read_spikes(a, recorded[p]), y = read_spikes(b, recorded[p]);
+        uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
+        double ov = overlap(kx, x.n, ky, y.n);
+        printf("  %s: cpu %zu, cuda %zu spikes, identical %.4f%%\n", recorded[p], x.n, y.n, 100 * ov);
+        assert_true(x.n > 1000);
+        assert_int_equal(x.n, y.n);
+        assert_true(ov == 1.0);
+        free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
+    }
+    const char *pops[] = {"letters", "letters_i", "pfc", "pfc_i", "resp", "resp_i", "retina", "gate"};
+    hid_t fa = H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT), fb = H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(fa >= 0 && fb >= 0);
+    for (int p = 0; p < 8; ++p) {
+        char name[128];
+        size_t na, nb, same = 0;
+        double mean = 0;
+        snprintf(name, sizeof name, "/rates/%s/rate", pops[p]);
+        float *ra = vt_read(fa, name, H5T_NATIVE_FLOAT, sizeof(float), &na);
+        float *rb = vt_read(fb, name, H5T_NATIVE_FLOAT, sizeof(float), &nb);
+        for (size_t i = 0; i < na && i < nb; ++i) same += ra[i] == rb[i], mean += ra[i] / (double)na;
+        printf("  rates of %s: %zu of %zu bins identical, mean %.2f Hz", pops[p], same, na, mean);
+        if (p < 6) printf("; highest v cpu %.4f cuda %.4f mV", cpu_max[p], g_max_v[p]);
+        printf("\n");
+        assert_int_equal(na, 1000); /* 10 s in 10 ms bins */
+        assert_int_equal(na, nb);
+        assert_int_equal(same, na);
+        assert_true(mean > 0.5);
+        if (p < 6) assert_true(cpu_max[p] == g_max_v[p]);
+        free(ra);
+        free(rb);
+    }
+    H5Fclose(fa);
+    H5Fclose(fb);
+}
+
 /* STDP on the GPU: in deterministic mode the Song-Abbott weights after 5 s equal the CPU's bit for
  * bit; in the default mode the distributions agree. */
 static void test_stdp_matches_cpu(void **state) {
@@ -565,6 +622,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_delayed_stdp_identical),
         cmocka_unit_test(test_noise_identical),
         cmocka_unit_test(test_pd14_identical),
+        cmocka_unit_test(test_axcpt_identical),
         cmocka_unit_test(test_too_big_refused),
     };
     if (argc > 1) { /* a name that matches no test would pass silently: refuse it */
