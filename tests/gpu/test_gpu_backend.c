@@ -371,26 +371,40 @@ static void test_pattern_identical(void **state) {
     free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
 }
 
-/* Runs path on the CPU and the GPU in deterministic mode (outputs <name>_cpu.h5 and _gpu.h5 in
- * a and b) and requires population pop's spikes to be the same (step, id) pairs, at least
- * min_spikes of them. */
-static void det_pair(const char *path, const char *name, uint64_t seed, const char *pop, size_t min_spikes, char *a,
-                     char *b) {
+/* Runs path (with the overrides sets) on the CPU and then the GPU in deterministic mode; their
+ * outputs are <name>_cpu.h5 in a and <name>_gpu.h5 in b, and the CPU's highest v per population
+ * is left in cpu_max (g_max_v holds the GPU's). */
+static void det_runs(const char *path, const char *name, const char **sets, size_t n_sets, uint64_t seed, char *a,
+                     char *b, float cpu_max[8]) {
     snprintf(a, 512, "%s/%s_cpu.h5", tmpdir, name);
     snprintf(b, 512, "%s/%s_gpu.h5", tmpdir, name);
     g_deterministic = 1;
-    run(path, VL_BACKEND_CPU, a, NULL, 0, seed, NULL, 0);
-    run(path, VL_BACKEND_CUDA, b, NULL, 0, seed, NULL, 0);
+    run(path, VL_BACKEND_CPU, a, sets, n_sets, seed, NULL, 0);
+    memcpy(cpu_max, g_max_v, sizeof g_max_v);
+    run(path, VL_BACKEND_CUDA, b, sets, n_sets, seed, NULL, 0);
     g_deterministic = 0;
     printf("  device: %s\n", g_device);
+}
+
+/* Requires population pop's spikes in files a and b to be the same (step, id) pairs, more than
+ * min_spikes of them. */
+static void same_spikes(const char *a, const char *b, const char *pop, size_t min_spikes) {
     spikes x = read_spikes(a, pop), y = read_spikes(b, pop);
     uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
     double ov = overlap(kx, x.n, ky, y.n);
-    printf("  %s, deterministic: cpu %zu, cuda %zu spikes, identical %.4f%%\n", name, x.n, y.n, 100 * ov);
+    printf("  %s, deterministic: cpu %zu, cuda %zu spikes, identical %.4f%%\n", pop, x.n, y.n, 100 * ov);
     assert_true(x.n > min_spikes);
     assert_int_equal(x.n, y.n);
     assert_true(ov == 1.0);
     free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
+}
+
+/* det_runs, then same_spikes for population pop. */
+static void det_pair(const char *path, const char *name, uint64_t seed, const char *pop, size_t min_spikes, char *a,
+                     char *b) {
+    float cpu_max[8];
+    det_runs(path, name, NULL, 0, seed, a, b, cpu_max);
+    same_spikes(a, b, pop, min_spikes);
 }
 
 /* Short-term dynamics (both models) and the adaptation current on the GPU: in deterministic mode
@@ -434,26 +448,12 @@ static void test_pd14_identical(void **state) {
     snprintf(path, sizeof path, "%s/configs/pd14_small.yaml", VOLLEY_SOURCE_DIR);
     const char *sets[] = {"duration=400 ms"};
     float cpu_max[8];
-    snprintf(a, sizeof a, "%s/pd14_cpu.h5", tmpdir);
-    snprintf(b, sizeof b, "%s/pd14_gpu.h5", tmpdir);
-    g_deterministic = 1;
-    run(path, VL_BACKEND_CPU, a, sets, 1, 1, NULL, 0);
-    memcpy(cpu_max, g_max_v, sizeof cpu_max);
-    run(path, VL_BACKEND_CUDA, b, sets, 1, 1, NULL, 0);
-    g_deterministic = 0;
-    printf("  device: %s\n", g_device);
+    det_runs(path, "pd14", sets, 1, 1, a, b, cpu_max);
     const char *pops[] = {"L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"};
     for (int p = 0; p < 8; ++p) {
-        spikes x = read_spikes(a, pops[p]), y = read_spikes(b, pops[p]);
-        uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
-        double ov = overlap(kx, x.n, ky, y.n);
-        printf("  %s: cpu %zu, cuda %zu spikes, identical %.4f%%; highest v cpu %.4f cuda %.4f mV\n", pops[p], x.n,
-               y.n, 100 * ov, cpu_max[p], g_max_v[p]);
-        assert_true(x.n > 50);
-        assert_int_equal(x.n, y.n);
-        assert_true(ov == 1.0);
+        same_spikes(a, b, pops[p], 50);
+        printf("  %s: highest v cpu %.4f cuda %.4f mV\n", pops[p], cpu_max[p], g_max_v[p]);
         assert_true(cpu_max[p] == g_max_v[p]);
-        free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
     }
 }
 
@@ -469,25 +469,9 @@ static void test_axcpt_identical(void **state) {
     const char *sets[] = {"stimulus.trials.count=4",
                           "stimulus.trials.proportions={AX: 0.25, AY: 0.25, BX: 0.25, BY: 0.25}"};
     float cpu_max[8];
-    snprintf(a, sizeof a, "%s/axcpt_cpu.h5", tmpdir);
-    snprintf(b, sizeof b, "%s/axcpt_gpu.h5", tmpdir);
-    g_deterministic = 1;
-    run(path, VL_BACKEND_CPU, a, sets, 2, 1, NULL, 0);
-    memcpy(cpu_max, g_max_v, sizeof cpu_max);
-    run(path, VL_BACKEND_CUDA, b, sets, 2, 1, NULL, 0);
-    g_deterministic = 0;
-    printf("  device: %s\n", g_device);
+    det_runs(path, "axcpt", sets, 2, 1, a, b, cpu_max);
     const char *recorded[] = {"letters", "pfc", "resp"};
-    for (int p = 0; p < 3; ++p) {
-        spikes x = read_spikes(a, recorded[p]), y = read_spikes(b, recorded[p]);
-        uint64_t *kx = keys(&x, 0.1), *ky = keys(&y, 0.1);
-        double ov = overlap(kx, x.n, ky, y.n);
-        printf("  %s: cpu %zu, cuda %zu spikes, identical %.4f%%\n", recorded[p], x.n, y.n, 100 * ov);
-        assert_true(x.n > 1000);
-        assert_int_equal(x.n, y.n);
-        assert_true(ov == 1.0);
-        free(kx); free(ky); free(x.t); free(x.id); free(y.t); free(y.id);
-    }
+    for (int p = 0; p < 3; ++p) same_spikes(a, b, recorded[p], 1000);
     const char *pops[] = {"letters", "letters_i", "pfc", "pfc_i", "resp", "resp_i", "retina", "gate"};
     hid_t fa = H5Fopen(a, H5F_ACC_RDONLY, H5P_DEFAULT), fb = H5Fopen(b, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(fa >= 0 && fb >= 0);
