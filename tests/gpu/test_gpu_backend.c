@@ -466,10 +466,9 @@ static void test_axcpt_identical(void **state) {
     (void)state;
     char path[512], a[512], b[512];
     snprintf(path, sizeof path, "%s/configs/pfc_axcpt.yaml", VOLLEY_SOURCE_DIR);
-    const char *sets[] = {"stimulus.trials.count=4",
-                          "stimulus.trials.proportions={AX: 0.25, AY: 0.25, BX: 0.25, BY: 0.25}"};
+    const char *sets[] = {"stimulus.trials=[AX, AY, BX, BY]"};
     float cpu_max[8];
-    det_runs(path, "axcpt", sets, 2, 1, a, b, cpu_max);
+    det_runs(path, "axcpt", sets, 1, 1, a, b, cpu_max);
     const char *recorded[] = {"letters", "pfc", "resp"};
     for (int p = 0; p < 3; ++p) same_spikes(a, b, recorded[p], 1000);
     const char *pops[] = {"letters", "letters_i", "pfc", "pfc_i", "resp", "resp_i", "retina", "gate"};
