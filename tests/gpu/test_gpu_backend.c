@@ -36,6 +36,13 @@ static const char *write_model(const char *name, const char *text) {
     return path;
 }
 
+/* The path of configs/<name>.yaml (a static buffer, valid until the next call). */
+static const char *config(const char *name) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, name);
+    return path;
+}
+
 /* Runs path on a backend; returns the result's per-population rates in rates[] when non-NULL. */
 static void run(const char *path, vl_backend_kind be, const char *out, const char **sets, size_t n_sets,
                 uint64_t seed, double *rates, size_t n_rates) {
@@ -177,10 +184,9 @@ static void test_feedforward_identical(void **state) {
 
 static void test_rates_agree(void **state) {
     (void)state;
-    char path[512];
     const char *models[] = {"coba", "cuba"};
     for (int m = 0; m < 2; ++m) {
-        snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, models[m]);
+        const char *path = config(models[m]);
         double cpu[4] = {0}, gpu[4] = {0}, rc[4], rg[4];
         for (uint64_t seed = 1; seed <= 3; ++seed) {
             run(path, VL_BACKEND_CPU, NULL, NULL, 0, seed, rc, 2);
@@ -228,8 +234,8 @@ static void deterministic_identical(const char *mode, const char *strategy) {
     if (strategy) setenv("VOLLEY_CUDA_PROPAGATE", strategy, 1);
     else unsetenv("VOLLEY_CUDA_PROPAGATE");
     for (int m = 0; m < 2; ++m) {
-        char path[512], a[512], b[512], c[512];
-        snprintf(path, sizeof path, "%s/configs/%s.yaml", VOLLEY_SOURCE_DIR, models[m]);
+        const char *path = config(models[m]);
+        char a[512], b[512], c[512];
         snprintf(a, sizeof a, "%s/det_cpu.h5", tmpdir);
         snprintf(b, sizeof b, "%s/det_gpu1.h5", tmpdir);
         snprintf(c, sizeof c, "%s/det_gpu2.h5", tmpdir);
@@ -433,9 +439,8 @@ static void test_stp_adaptation_identical(void **state) {
  * vl_logf and vl_cos2pif (kernels/common.h), never libm's or CUDA's logf and cosf. */
 static void test_noise_identical(void **state) {
     (void)state;
-    char path[512], a[512], b[512];
-    snprintf(path, sizeof path, "%s/configs/brunel_hakim.yaml", VOLLEY_SOURCE_DIR);
-    det_pair(path, "noise", 1, "neurons", 10000, a, b);
+    char a[512], b[512];
+    det_pair(config("brunel_hakim"), "noise", 1, "neurons", 10000, a, b);
 }
 
 /* The downscaled PD14 microcircuit (configs/pd14_small.yaml: fixed_total_number rows sorted by
@@ -444,11 +449,10 @@ static void test_noise_identical(void **state) {
  * CPU's, and the highest v of each population the same bits. */
 static void test_pd14_identical(void **state) {
     (void)state;
-    char path[512], a[512], b[512];
-    snprintf(path, sizeof path, "%s/configs/pd14_small.yaml", VOLLEY_SOURCE_DIR);
+    char a[512], b[512];
     const char *sets[] = {"duration=400 ms"};
     float cpu_max[8];
-    det_runs(path, "pd14", sets, 1, 1, a, b, cpu_max);
+    det_runs(config("pd14_small"), "pd14", sets, 1, 1, a, b, cpu_max);
     const char *pops[] = {"L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"};
     for (int p = 0; p < 8; ++p) {
         same_spikes(a, b, pops[p], 50);
@@ -464,11 +468,10 @@ static void test_pd14_identical(void **state) {
  * CPU's, and the highest v of each population the same bits. */
 static void test_axcpt_identical(void **state) {
     (void)state;
-    char path[512], a[512], b[512];
-    snprintf(path, sizeof path, "%s/configs/pfc_axcpt.yaml", VOLLEY_SOURCE_DIR);
+    char a[512], b[512];
     const char *sets[] = {"stimulus.trials=[AX, AY, BX, BY]"};
     float cpu_max[8];
-    det_runs(path, "axcpt", sets, 1, 1, a, b, cpu_max);
+    det_runs(config("pfc_axcpt"), "axcpt", sets, 1, 1, a, b, cpu_max);
     const char *recorded[] = {"letters", "pfc", "resp"};
     for (int p = 0; p < 3; ++p) same_spikes(a, b, recorded[p], 1000);
     const char *pops[] = {"letters", "letters_i", "pfc", "pfc_i", "resp", "resp_i", "retina", "gate"};
@@ -501,8 +504,8 @@ static void test_axcpt_identical(void **state) {
  * bit; in the default mode the distributions agree. */
 static void test_stdp_matches_cpu(void **state) {
     (void)state;
-    char path[512], a[512], b[512];
-    snprintf(path, sizeof path, "%s/configs/stdp_song_abbott.yaml", VOLLEY_SOURCE_DIR);
+    const char *path = config("stdp_song_abbott");
+    char a[512], b[512];
     snprintf(a, sizeof a, "%s/stdp_cpu.h5", tmpdir);
     snprintf(b, sizeof b, "%s/stdp_gpu.h5", tmpdir);
     const char *sets[] = {"duration=5 s"};
